@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Proves that the packed Microsoft.ML.Ntk.nupkg carries the TorchSharp native fix to its users:
+# packs the library into a local folder, builds a consumer application outside the repository that
+# references only that package and TorchSharp-cpu, and runs a forward pass after `dotnet run` and
+# after `dotnet publish -r linux-x64`.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+version=0.0.0-consumer-check
+
+cache=$(dotnet nuget locals global-packages --list | sed 's/^global-packages: //')
+rm -rf "$cache/microsoft.ml.ntk/$version"   # our own throwaway version: never reuse a stale copy
+
+dotnet pack "$root/src/Microsoft.ML.Ntk/Microsoft.ML.Ntk.csproj" -c Release -o "$work/feed" -p:Version=$version --nologo -v quiet
+unzip -l "$work/feed/Microsoft.ML.Ntk.$version.nupkg" | grep -q "buildTransitive/Microsoft.ML.Ntk.targets"
+
+mkdir -p "$work/consumer"
+cp "$root/tests/PackageConsumer/PackageConsumer.csproj" "$root/tests/PackageConsumer/Program.cs" "$work/consumer/"
+cat > "$work/consumer/NuGet.config" <<XML
+<?xml version="1.0" encoding="utf-8"?>
+<configuration>
+  <packageSources>
+    <clear />
+    <add key="local" value="$work/feed" />
+    <add key="nuget.org" value="https://api.nuget.org/v3/index.json" protocolVersion="3" />
+  </packageSources>
+</configuration>
+XML
+
+cd "$work/consumer"
+dotnet run -p:NtkPackageVersion=$version --nologo
+dotnet publish -r linux-x64 --self-contained false -p:NtkPackageVersion=$version -o "$work/publish" --nologo -v quiet
+"$work/publish/PackageConsumer"
+rm -rf "$cache/microsoft.ml.ntk/$version"
+echo "package check: OK"
