@@ -1,0 +1,36 @@
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Ntk.Linearization;
+
+/// <summary>
+/// J·V by two reverse passes, for any module: g(u) = Jᵀu is linear in u, so J·v = ∂⟨g(u), v⟩/∂u.
+/// One forward pass and one first backward pass (with a graph) serve all k tangents.
+/// </summary>
+internal sealed class DoubleVjpTangents(NetworkFunction network) : ITangentMethod
+{
+    public Tensor Jvp(Tensor x, Tensor[] parameterTangents)
+    {
+        long k = parameterTangents[0].shape[0];
+        using var grad = enable_grad();
+        var session = new AutogradSession();
+        Tensor output = network.Forward(x);
+        Tensor u = zeros_like(output).requires_grad_(true);
+        Tensor[] g = session.Grad(new[] { output }, network.Parameters.Tensors, new[] { u }, retainGraph: true, createGraph: true);
+        var products = new Tensor[k];
+        for (long j = 0; j < k; j++)
+        {
+            Tensor inner = InnerProduct(g, parameterTangents, j);
+            products[j] = inner.requires_grad
+                ? session.Grad(new[] { inner }, new[] { u }, new[] { ones_like(inner) }, retainGraph: j < k - 1)[0]
+                : zeros_like(u); // no adapted parameter reaches the output along this tangent
+        }
+        return stack(products).detach();
+    }
+
+    private static Tensor InnerProduct(Tensor[] g, Tensor[] tangents, long j)
+    {
+        Tensor sum = (g[0] * tangents[0][j]).sum();
+        for (int i = 1; i < g.Length; i++) sum = sum + (g[i] * tangents[i][j]).sum();
+        return sum;
+    }
+}

@@ -1,0 +1,146 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Ntk.Linearization;
+
+/// <summary>
+/// The network as a linear model around its pretrained parameters θ0:
+/// f_lin(x; θ) = f(x; θ0) + J(x)(θ − θ0). Gives f0, J·V, Jᵀ·U, kernel products K(X1, X2)·V with
+/// K = J Jᵀ, Gauss–Newton products Jᵀ Λ J V, the kernel diagonal and explicit kernels, all batched over
+/// the data so that peak memory does not grow with N. Tangents are rows: V is [k, P], U is [k, N, C].
+/// The module must stay in evaluation mode and must not be changed while this object is in use: it sets
+/// requires_grad on the adapted parameters and clears it on the others.
+/// </summary>
+internal sealed class LinearizedNetwork
+{
+    private readonly nn.IModule<Tensor, Tensor>? trunk;
+    private readonly NetworkFunction head;
+
+    public LinearizedNetwork(nn.Module network, ParameterSelection selection,
+                             TangentMode mode = TangentMode.Auto, int batchSize = 256)
+    {
+        if (batchSize <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "The batch size must be positive.");
+        NetworkFunction.AsCallable(network);
+        NetworkFunction.EnsureEvaluationMode(network);
+        Parameters = new AdaptedParameters(selection.Resolve(network));
+        SetRequiresGrad(network, Parameters);
+        (trunk, var headModule) = FrozenTrunk.Split(network, Parameters.Tensors);
+        head = new NetworkFunction(headModule, Parameters);
+        Tangents = ChooseTangentMethod(mode, head);
+        BatchSize = batchSize;
+    }
+
+    public AdaptedParameters Parameters { get; }
+    public ITangentMethod Tangents { get; }
+    public int BatchSize { get; }
+    public bool HasFrozenTrunk => trunk is not null;
+
+    /// <summary>Runs the frozen trunk (if any) once over X, batch by batch, without a graph.</summary>
+    public PreparedInputs Prepare(Tensor inputs)
+    {
+        head.CheckInput(inputs);
+        if (trunk is null) return new PreparedInputs(inputs.alias(), inputs.shape[0]);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var parts = DataBatches.Of(inputs.shape[0], BatchSize)
+            .Select(b => trunk.call(inputs.narrow(0, b.Start, b.Length))).ToArray();
+        return new PreparedInputs(scope.MoveToOuter(cat(parts, 0)), inputs.shape[0]);
+    }
+
+    /// <summary>f(X; θ0) as [N, C].</summary>
+    public Tensor Output(PreparedInputs x)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var parts = DataBatches.Of(x.Count, BatchSize).Select(b => head.Forward(x.Batch(b.Start, b.Length))).ToArray();
+        return scope.MoveToOuter(cat(parts, 0));
+    }
+
+    /// <summary>J(X)·V for V of shape [k, P]; returns [k, N, C].</summary>
+    public Tensor Jvp(PreparedInputs x, Tensor tangents)
+    {
+        CheckTangents(tangents);
+        using var scope = NewDisposeScope();
+        Tensor[] parts = Parameters.Split(tangents);
+        var results = DataBatches.Of(x.Count, BatchSize).Select(b => Tangents.Jvp(x.Batch(b.Start, b.Length), parts)).ToArray();
+        return scope.MoveToOuter(cat(results, 1));
+    }
+
+    /// <summary>J(X)ᵀ·U for U of shape [k, N, C]; returns [k, P], accumulated over batches in float64.</summary>
+    public Tensor Vjp(PreparedInputs x, Tensor cotangents)
+    {
+        using var scope = NewDisposeScope();
+        Tensor sum = zeros(cotangents.shape[0], Parameters.Count, dtype: ScalarType.Float64, device: Parameters.Device);
+        foreach (var (start, length) in DataBatches.Of(x.Count, BatchSize))
+        {
+            using var batchScope = NewDisposeScope();
+            sum.add_(ReverseProducts.Vjp(head, x.Batch(start, length), cotangents.narrow(1, start, length)).to(ScalarType.Float64));
+        }
+        return scope.MoveToOuter(sum.to(Parameters.DType));
+    }
+
+    /// <summary>K(X1, X2)·V = J(X1) J(X2)ᵀ V for V of shape [k, N2, C]; returns [k, N1, C].</summary>
+    public Tensor KernelProduct(PreparedInputs x1, PreparedInputs x2, Tensor v)
+    {
+        using var scope = NewDisposeScope();
+        return scope.MoveToOuter(Jvp(x1, Vjp(x2, v)));
+    }
+
+    /// <summary>Jᵀ Λ J·V for V of shape [k, P]; returns [k, P], accumulated over batches in float64.</summary>
+    public Tensor GaussNewtonProduct(PreparedInputs x, Tensor tangents, OutputCurvature curvature)
+    {
+        CheckTangents(tangents);
+        using var scope = NewDisposeScope();
+        Tensor[] parts = Parameters.Split(tangents);
+        Tensor sum = zeros(tangents.shape[0], Parameters.Count, dtype: ScalarType.Float64, device: Parameters.Device);
+        foreach (var (start, length) in DataBatches.Of(x.Count, BatchSize))
+        {
+            using var batchScope = NewDisposeScope();
+            Tensor batch = x.Batch(start, length);
+            Tensor lambdaJv = curvature.Apply(Tangents.Jvp(batch, parts), start);
+            sum.add_(ReverseProducts.Vjp(head, batch, lambdaJv).to(ScalarType.Float64));
+        }
+        return scope.MoveToOuter(sum.to(Parameters.DType));
+    }
+
+    /// <summary>J(X) as an explicit [N·C, P] matrix (row n·C + c is ∂f_c(x_n)/∂θ). For small problems and tests.</summary>
+    public Tensor Jacobian(PreparedInputs x) => ReverseProducts.JacobianRows(head, x);
+
+    /// <summary>The explicit kernel K(X1, X2) = J1 J2ᵀ as [N1·C, N2·C], in float64.</summary>
+    public Tensor Kernel(PreparedInputs x1, PreparedInputs x2)
+    {
+        ExplicitKernel.CheckSize(x1.Count, x2.Count, Parameters.Count);
+        using var scope = NewDisposeScope();
+        Tensor j1 = Jacobian(x1).to(ScalarType.Float64);
+        Tensor j2 = ReferenceEquals(x1, x2) ? j1 : Jacobian(x2).to(ScalarType.Float64);
+        return scope.MoveToOuter(j1.matmul(j2.t()));
+    }
+
+    /// <summary>The exact kernel diagonal k_cc(x_n, x_n) = |∂f_c(x_n)/∂θ|² as [N, C], in float64.</summary>
+    public Tensor KernelDiagonal(PreparedInputs x) => ReverseProducts.SquaredRowNorms(head, x);
+
+    private void CheckTangents(Tensor tangents)
+    {
+        if (tangents.dim() != 2 || tangents.shape[1] != Parameters.Count)
+            throw new ArgumentException($"Tangents must have shape [k, {Parameters.Count}] (one row per tangent over the " +
+                                        $"adapted parameters); got {AutogradSession.Shape(tangents)}.");
+        if (tangents.dtype != Parameters.DType)
+            throw new ArgumentException($"Tangents are {tangents.dtype} but the parameters are {Parameters.DType}.");
+    }
+
+    private static void SetRequiresGrad(nn.Module network, AdaptedParameters adapted)
+    {
+        var handles = adapted.Tensors.Select(t => t.Handle).ToHashSet();
+        foreach (var (_, parameter) in network.named_parameters())
+            parameter.requires_grad = handles.Contains(parameter.Handle);
+    }
+
+    private static ITangentMethod ChooseTangentMethod(TangentMode mode, NetworkFunction head) => mode switch
+    {
+        TangentMode.DoubleVjp => new DoubleVjpTangents(head),
+        TangentMode.ForwardMode => ForwardModeTangents.Create(head)
+            ?? throw new NotSupportedException("Forward-mode tangents need a network made of known layers only; this one has " +
+                                               ForwardModeTangents.FirstUnknownModule(head.Module) + ". Use double-VJP."),
+        _ => (ITangentMethod?)ForwardModeTangents.Create(head) ?? new DoubleVjpTangents(head),
+    };
+}

@@ -1,0 +1,68 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Ntk.Linearization;
+
+/// <summary>
+/// The network as a function of its inputs and adapted parameters: f(x; θ) ∈ R^{B×C}, evaluated with the
+/// module in evaluation mode. Checks what the module gets and gives so that autograd never sees a surprise.
+/// </summary>
+internal sealed class NetworkFunction
+{
+    private readonly nn.IModule<Tensor, Tensor> callable;
+
+    public NetworkFunction(nn.Module module, AdaptedParameters parameters)
+    {
+        Module = module;
+        callable = AsCallable(module);
+        Parameters = parameters;
+    }
+
+    /// <summary>The module: an nn.Module&lt;Tensor, Tensor&gt; or a TorchScript module.</summary>
+    public nn.Module Module { get; }
+    public AdaptedParameters Parameters { get; }
+
+    /// <summary>f(x) as [B, C]; a [B] output counts as C = 1. Builds a graph when grad mode is on.</summary>
+    public Tensor Forward(Tensor x)
+    {
+        EnsureEvaluationMode(Module);
+        Tensor output;
+        try
+        {
+            output = callable.call(x);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            throw new ArgumentException($"The network's forward pass failed on an input batch of shape {AutogradSession.Shape(x)} " +
+                                        $"({x.dtype}): {ex.Message}", ex);
+        }
+        if (output.dim() == 1) output = output.unsqueeze(1);
+        if (output.dim() != 2 || output.shape[0] != x.shape[0])
+            throw new ArgumentException($"The network must map a batch of B inputs to B×C outputs; an input batch of shape " +
+                                        $"{AutogradSession.Shape(x)} gave outputs of shape {AutogradSession.Shape(output)}.");
+        return output;
+    }
+
+    /// <summary>The input batch as the parameters want it, or a clear error.</summary>
+    public void CheckInput(Tensor x)
+    {
+        if (x.dim() < 1 || x.shape[0] == 0)
+            throw new ArgumentException($"Expected a non-empty batch of inputs, got shape {AutogradSession.Shape(x)}.");
+        if (x.dtype != Parameters.DType)
+            throw new ArgumentException($"The inputs are {x.dtype} but the network's parameters are {Parameters.DType}.");
+        if (x.device.ToString() != Parameters.Device.ToString())
+            throw new ArgumentException($"The inputs are on {x.device} but the network's parameters are on {Parameters.Device}.");
+    }
+
+    /// <summary>Modules built in C# and TorchScript modules share this interface, not a base class.</summary>
+    internal static nn.IModule<Tensor, Tensor> AsCallable(nn.Module module) =>
+        module as nn.IModule<Tensor, Tensor>
+        ?? throw new ArgumentException($"The network ({module.GetType().Name}) must map one tensor to one tensor.");
+
+    internal static void EnsureEvaluationMode(nn.Module module)
+    {
+        if (module.training)
+            throw new InvalidOperationException("The network is in training mode; the linearization needs evaluation mode " +
+                                                "(batch-norm statistics and dropout frozen). Call eval() on it first.");
+    }
+}

@@ -1,0 +1,21 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Ntk.Linearization.Tangents;
+
+/// <summary>Max pooling is linear once its choice of maxima is fixed: the tangent is read at the same places.</summary>
+internal static class PoolingTangents
+{
+    public static (Tensor, Tensor?) MaxPool(MaxPool2d pool, Tensor a, Tensor? aDot)
+    {
+        (Tensor y, Tensor indices) = nn.functional.max_pool2d_with_indices(a, pool.kernel_size, pool.stride ?? pool.kernel_size,
+                                                               pool.padding, pool.dilation, pool.ceil_mode);
+        if (aDot is null) return (y, null);
+        long k = aDot.shape[0];
+        Tensor source = aDot.flatten(-2);                                 // [k, B, C, H·W]
+        Tensor where = indices.flatten(-2).unsqueeze(0).expand(k, -1, -1, -1);
+        Tensor yDot = source.gather(-1, where).reshape(AdaptedParameters.Prepend(k, y.shape));
+        return (y, yDot);
+    }
+}

@@ -1,0 +1,26 @@
+"""Writes the small PyTorch fixtures the tests load. Run with Debian's python3-torch (1.13, CPU):
+
+    /usr/bin/python3 tests/Microsoft.ML.Ntk.Tests/Fixtures/make_fixtures.py
+
+mlp_tanh.torchscript.pt: torch.jit.script of nn.Sequential(Linear(3, 8), Tanh(), Linear(8, 8), Tanh(), Linear(8, 2)),
+in float64 and evaluation mode, with weights from torch.manual_seed(1234). mlp_tanh.expected.txt holds its inputs and
+the outputs PyTorch computed for them, one row per line.
+"""
+import os
+import torch
+
+here = os.path.dirname(os.path.abspath(__file__))
+torch.manual_seed(1234)
+net = torch.nn.Sequential(
+    torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2)
+).double().eval()
+scripted = torch.jit.script(net)
+scripted.save(os.path.join(here, "mlp_tanh.torchscript.pt"))
+
+inputs = torch.linspace(-2, 2, 12, dtype=torch.float64).reshape(4, 3)
+with torch.no_grad():
+    outputs = net(inputs)
+with open(os.path.join(here, "mlp_tanh.expected.txt"), "w") as f:
+    f.write("# inputs (3 values) then outputs (2 values) per row, printed by PyTorch %s\n" % torch.__version__)
+    for x, y in zip(inputs.tolist(), outputs.tolist()):
+        f.write(" ".join(repr(v) for v in x + y) + "\n")
