@@ -4,7 +4,8 @@ namespace Microsoft.ML.Ntk.Linearization;
 
 /// <summary>
 /// J·V by two reverse passes, for any module: g(u) = Jᵀu is linear in u, so J·v = ∂⟨g(u), v⟩/∂u.
-/// One forward pass and one first backward pass (with a graph) serve all k tangents.
+/// One forward pass and one first backward pass (with a graph) serve all k tangents. When no adapted
+/// parameter reaches the output, J = 0 and so is every product.
 /// </summary>
 internal sealed class DoubleVjpTangents(NetworkFunction network) : ITangentMethod
 {
@@ -14,6 +15,7 @@ internal sealed class DoubleVjpTangents(NetworkFunction network) : ITangentMetho
         using var grad = enable_grad();
         var session = new AutogradSession();
         Tensor output = network.Forward(x);
+        if (!output.requires_grad) return zeros(AdaptedParameters.Prepend(k, output.shape), dtype: output.dtype, device: output.device);
         Tensor u = zeros_like(output).requires_grad_(true);
         Tensor[] g = session.Grad(new[] { output }, network.Parameters.Tensors, new[] { u }, retainGraph: true, createGraph: true);
         var products = new Tensor[k];

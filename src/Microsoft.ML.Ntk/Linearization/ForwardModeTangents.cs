@@ -22,7 +22,7 @@ internal sealed class ForwardModeTangents : ITangentMethod
         NetworkFunction.EnsureEvaluationMode(network.Module);
         using var noGrad = no_grad();
         var tangents = new ParameterTangents(network.Parameters.Tensors, parameterTangents);
-        var (output, outputTangent) = TangentPropagation.Propagate(network.Module, x, null, tangents);
+        var (output, outputTangent) = NetworkFunction.Guard(x, () => TangentPropagation.Propagate(network.Module, x, null, tangents));
         long k = parameterTangents[0].shape[0];
         if (outputTangent is null) return zeros(AdaptedParameters.Prepend(k, output.shape), dtype: output.dtype, device: output.device);
         return output.dim() == 1 ? outputTangent.unsqueeze(-1) : outputTangent;

@@ -69,6 +69,7 @@ internal sealed class LinearizedNetwork
     /// <summary>J(X)ᵀ·U for U of shape [k, N, C]; returns [k, P], accumulated over batches in float64.</summary>
     public Tensor Vjp(PreparedInputs x, Tensor cotangents)
     {
+        CheckCotangents(x, cotangents);
         using var scope = NewDisposeScope();
         Tensor sum = zeros(cotangents.shape[0], Parameters.Count, dtype: ScalarType.Float64, device: Parameters.Device);
         foreach (var (start, length) in DataBatches.Of(x.Count, BatchSize))
@@ -118,6 +119,15 @@ internal sealed class LinearizedNetwork
 
     /// <summary>The exact kernel diagonal k_cc(x_n, x_n) = |∂f_c(x_n)/∂θ|² as [N, C], in float64.</summary>
     public Tensor KernelDiagonal(PreparedInputs x) => ReverseProducts.SquaredRowNorms(head, x);
+
+    private void CheckCotangents(PreparedInputs x, Tensor cotangents)
+    {
+        if (cotangents.dim() != 3 || cotangents.shape[1] != x.Count)
+            throw new ArgumentException($"Cotangents must have shape [k, {x.Count}, C] (one row per tangent, then inputs and " +
+                                        $"outputs); got {AutogradSession.Shape(cotangents)}.");
+        if (cotangents.dtype != Parameters.DType)
+            throw new ArgumentException($"Cotangents are {cotangents.dtype} but the parameters are {Parameters.DType}.");
+    }
 
     private void CheckTangents(Tensor tangents)
     {

@@ -26,22 +26,29 @@ internal sealed class NetworkFunction
     public Tensor Forward(Tensor x)
     {
         EnsureEvaluationMode(Module);
-        Tensor output;
-        try
-        {
-            output = callable.call(x);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            throw new ArgumentException($"The network's forward pass failed on an input batch of shape {AutogradSession.Shape(x)} " +
-                                        $"({x.dtype}): {ex.Message}", ex);
-        }
+        Tensor output = Guard(x, () => callable.call(x));
         if (output.dim() == 1) output = output.unsqueeze(1);
         if (output.dim() != 2 || output.shape[0] != x.shape[0])
             throw new ArgumentException($"The network must map a batch of B inputs to B×C outputs; an input batch of shape " +
                                         $"{AutogradSession.Shape(x)} gave outputs of shape {AutogradSession.Shape(output)}.");
         return output;
     }
+
+    /// <summary>Runs a pass of the network over <paramref name="x"/>, turning libtorch's complaints into a clear error.</summary>
+    public static T Guard<T>(Tensor x, Func<T> pass)
+    {
+        try
+        {
+            return pass();
+        }
+        catch (System.Runtime.InteropServices.ExternalException ex)
+        {
+            throw new ArgumentException($"The network's forward pass failed on an input batch of shape {AutogradSession.Shape(x)} " +
+                                        $"({x.dtype}): {FirstLine(ex.Message)}", ex);
+        }
+    }
+
+    private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
 
     /// <summary>The input batch as the parameters want it, or a clear error.</summary>
     public void CheckInput(Tensor x)

@@ -15,6 +15,7 @@ internal static class ReverseProducts
         if (cotangents.dim() != 3 || cotangents.shape[1] != output.shape[0] || cotangents.shape[2] != output.shape[1])
             throw new ArgumentException($"Cotangents must have shape [k, {output.shape[0]}, {output.shape[1]}] for this batch; " +
                                         $"got {AutogradSession.Shape(cotangents)}.");
+        if (!output.requires_grad) return zeros(k, network.Parameters.Count, dtype: output.dtype, device: output.device); // J = 0
         var rows = new Tensor[k];
         for (long j = 0; j < k; j++)
         {
