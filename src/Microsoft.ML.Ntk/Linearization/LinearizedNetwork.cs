@@ -107,8 +107,17 @@ internal sealed class LinearizedNetwork
     /// <summary>J(X) as an explicit [N·C, P] matrix (row n·C + c is ∂f_c(x_n)/∂θ). For small problems and tests.</summary>
     public Tensor Jacobian(PreparedInputs x) => ReverseProducts.JacobianRows(head, x);
 
-    /// <summary>The explicit kernel K(X1, X2) = J1 J2ᵀ as [N1·C, N2·C], in float64.</summary>
-    public Tensor Kernel(PreparedInputs x1, PreparedInputs x2)
+    /// <summary>The explicit kernel K(X1, X2) = J1 J2ᵀ as [N1·C, N2·C] in float64; structured when the head allows it.</summary>
+    public Tensor Kernel(PreparedInputs x1, PreparedInputs x2) =>
+        HasStructuredKernel(x1)
+            ? StructuredKernel.Kernel(head.Module, Parameters, x1.HeadInputs, ReferenceEquals(x1, x2) ? x1.HeadInputs : x2.HeadInputs, BatchSize)
+            : GenericKernel(x1, x2);
+
+    /// <summary>Whether explicit kernels and diagonals use the structure of a fully connected head (no Jacobian built).</summary>
+    public bool HasStructuredKernel(PreparedInputs x) => StructuredKernel.Supports(head.Module, Parameters, x.HeadInputs.dim());
+
+    /// <summary>K(X1, X2) from explicit Jacobians, for any network.</summary>
+    public Tensor GenericKernel(PreparedInputs x1, PreparedInputs x2)
     {
         ExplicitKernel.CheckSize(x1.Count, x2.Count, Parameters.Count);
         using var scope = NewDisposeScope();
@@ -118,7 +127,9 @@ internal sealed class LinearizedNetwork
     }
 
     /// <summary>The exact kernel diagonal k_cc(x_n, x_n) = |∂f_c(x_n)/∂θ|² as [N, C], in float64.</summary>
-    public Tensor KernelDiagonal(PreparedInputs x) => ReverseProducts.SquaredRowNorms(head, x);
+    public Tensor KernelDiagonal(PreparedInputs x) =>
+        HasStructuredKernel(x) ? StructuredKernel.Diagonal(head.Module, Parameters, x.HeadInputs, BatchSize)
+                               : ReverseProducts.SquaredRowNorms(head, x);
 
     private void CheckCotangents(PreparedInputs x, Tensor cotangents)
     {
