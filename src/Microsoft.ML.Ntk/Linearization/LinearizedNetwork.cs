@@ -1,3 +1,4 @@
+using Microsoft.ML.Ntk.Linearization.Tangents;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -130,6 +131,15 @@ internal sealed class LinearizedNetwork
     public Tensor KernelDiagonal(PreparedInputs x) =>
         HasStructuredKernel(x) ? StructuredKernel.Diagonal(head.Module, Parameters, x.HeadInputs, BatchSize)
                                : ReverseProducts.SquaredRowNorms(head, x);
+
+    /// <summary>
+    /// A cheap upper bound of the kernel diagonal, [N, C] in float64, for preconditioners: exact for fully
+    /// connected heads, a layerwise bound for networks of known layers, the exact diagonal otherwise.
+    /// </summary>
+    public Tensor KernelDiagonalBound(PreparedInputs x) =>
+        HasStructuredKernel(x) ? StructuredKernel.Diagonal(head.Module, Parameters, x.HeadInputs, BatchSize)
+        : TangentPropagation.FirstUnknown(head.Module) is null ? DiagonalBound.Compute(head, x, BatchSize)
+        : ReverseProducts.SquaredRowNorms(head, x);
 
     private void CheckCotangents(PreparedInputs x, Tensor cotangents)
     {

@@ -25,7 +25,7 @@ internal static class Architectures
     /// A CIFAR-style ResNet: 3×3 stem conv (no max pool), four stages of basic blocks with 64·widthFactor,
     /// 128·, 256·, 512· channels (strides 1, 2, 2, 2), global average pooling and a linear head.
     /// blocksPerStage [2, 2, 2, 2] with baseWidth 64 is ResNet-18. One flat Sequential ("0" conv, "1" bn, "2" relu,
-    /// "3".."6" stages, then pooling, flatten and the "fc" head at the end), so that the frozen-trunk split applies.
+    /// one Sequential per stage, then pooling, flatten and the linear head), so that the frozen-trunk split applies.
     /// </summary>
     public static nn.Module<Tensor, Tensor> CifarResNet(int[] blocksPerStage, long classes, long baseWidth = 64, long inputChannels = 3)
     {

@@ -13,6 +13,7 @@ internal static class AffineTangents
     public static (Tensor, Tensor?) Linear(TorchSharp.Modules.Linear layer, Tensor a, Tensor? aDot, ParameterTangents tangents)
     {
         Tensor y = nn.functional.linear(a, layer.weight!, layer.bias);
+        tangents.RecordLayer?.Invoke(layer, a, y);
         Tensor? yDot = aDot is null ? null : aDot.matmul(layer.weight!.t());
         if (tangents.Of(layer.weight) is { } wDot)
         {
@@ -36,6 +37,7 @@ internal static class AffineTangents
             nn.functional.conv2d(input, weight, bias, conv.stride, padding, conv.dilation, conv.groups);
 
         Tensor y = Apply(a, conv.weight!, conv.bias);
+        tangents.RecordLayer?.Invoke(conv, a, y);
         Tensor? yDot = aDot is null ? null : Apply(aDot.flatten(0, 1), conv.weight!, null).unflatten(0, new[] { aDot.shape[0], aDot.shape[1] });
         if (tangents.Of(conv.weight) is { } wDot)
         {
@@ -57,10 +59,11 @@ internal static class AffineTangents
     public static (Tensor, Tensor?) BatchNorm(BatchNorm norm, Tensor a, Tensor? aDot, ParameterTangents tangents)
     {
         Tensor inverseStd = (norm.running_var! + norm.eps).rsqrt();
-        Tensor normalized = (a - PerChannel(norm.running_mean!, a)) * PerChannel(inverseStd, a);
+        Tensor normalized = Normalized(norm, a);
         Tensor scale = norm.weight is null ? inverseStd : inverseStd * norm.weight;
         Tensor y = normalized * (norm.weight is null ? 1 : PerChannel(norm.weight, a));
         if (norm.bias is not null) y = y + PerChannel(norm.bias, a);
+        tangents.RecordLayer?.Invoke(norm, a, y);
 
         Tensor? yDot = aDot is null ? null : aDot * PerChannel(scale, a);
         if (tangents.Of(norm.weight) is { } gammaDot)
@@ -70,8 +73,12 @@ internal static class AffineTangents
         return (y, yDot);
     }
 
+    /// <summary>(a − μ) / sqrt(σ² + ε) of a batch norm in evaluation mode.</summary>
+    public static Tensor Normalized(BatchNorm norm, Tensor a) =>
+        (a - PerChannel(norm.running_mean!, a)) * PerChannel((norm.running_var! + norm.eps).rsqrt(), a);
+
     /// <summary>Conv2d padding as numbers; 'same' is symmetric only for odd effective kernel sizes, else null.</summary>
-    private static long[]? ExplicitPadding(Conv2d conv)
+    internal static long[]? ExplicitPadding(Conv2d conv)
     {
         if (conv.padding_type is null) return conv.padding;
         if (conv.padding_type == Padding.Valid) return new long[] { 0, 0 };

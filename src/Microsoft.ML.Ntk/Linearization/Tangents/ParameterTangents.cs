@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Ntk.Linearization.Tangents;
@@ -11,6 +12,9 @@ internal sealed class ParameterTangents
     {
         for (int i = 0; i < parameters.Count; i++) byHandle[parameters[i].Handle] = tangents[i];
     }
+
+    /// <summary>Called by each layer that holds parameters with (layer, input, output) as it is evaluated.</summary>
+    public Action<nn.Module, Tensor, Tensor>? RecordLayer { get; init; }
 
     /// <summary>The tangent of <paramref name="parameter"/>, or null when it is frozen or absent.</summary>
     public Tensor? Of(Tensor? parameter) =>
