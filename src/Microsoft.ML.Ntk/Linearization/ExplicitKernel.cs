@@ -6,11 +6,10 @@ internal static class ExplicitKernel
     /// <summary>The most bytes an explicit Jacobian (N·C × P, float64) may take: 2 GiB.</summary>
     public const long MaxJacobianBytes = 2L << 30;
 
-    public static void CheckSize(long n1, long n2, long parameterCount)
+    public static void CheckSize(long rows, long parameterCount)
     {
-        long rows = Math.Max(n1, n2);
         if (rows * parameterCount * sizeof(double) > MaxJacobianBytes)
-            throw new InvalidOperationException($"An explicit Jacobian of {rows} inputs × {parameterCount} parameters would exceed " +
-                                                $"{MaxJacobianBytes >> 30} GiB; use kernel products instead.");
+            throw new InvalidOperationException($"An explicit Jacobian of {rows} rows (inputs × outputs) × {parameterCount} parameters " +
+                                                $"would exceed {MaxJacobianBytes >> 30} GiB; use kernel products instead.");
     }
 }

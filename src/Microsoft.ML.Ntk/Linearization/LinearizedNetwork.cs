@@ -120,11 +120,18 @@ internal sealed class LinearizedNetwork
     /// <summary>K(X1, X2) from explicit Jacobians, for any network.</summary>
     public Tensor GenericKernel(PreparedInputs x1, PreparedInputs x2)
     {
-        ExplicitKernel.CheckSize(x1.Count, x2.Count, Parameters.Count);
+        ExplicitKernel.CheckSize(Math.Max(x1.Count, x2.Count) * OutputCount(x1), Parameters.Count);
         using var scope = NewDisposeScope();
         Tensor j1 = Jacobian(x1).to(ScalarType.Float64);
         Tensor j2 = ReferenceEquals(x1, x2) ? j1 : Jacobian(x2).to(ScalarType.Float64);
         return scope.MoveToOuter(j1.matmul(j2.t()));
+    }
+
+    private long OutputCount(PreparedInputs x)
+    {
+        using var noGrad = no_grad();
+        using var output = head.Forward(x.Batch(0, 1));
+        return output.shape[1];
     }
 
     /// <summary>The exact kernel diagonal k_cc(x_n, x_n) = |∂f_c(x_n)/∂θ|² as [N, C], in float64.</summary>

@@ -1,0 +1,31 @@
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
+using TorchSharp;
+
+namespace Microsoft.ML.Ntk.Benchmarks;
+
+/// <summary>
+/// Every benchmark runs in this process (so the ratios compare like with like), on 2 threads, with one
+/// invocation per iteration: each operation takes from milliseconds to seconds.
+/// </summary>
+internal sealed class ProductsConfig : ManualConfig
+{
+    public ProductsConfig()
+    {
+        AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance)
+                          .WithWarmupCount(2).WithIterationCount(6).WithInvocationCount(1).WithUnrollFactor(1));
+        HideColumns("Job", "Toolchain", "InvocationCount", "IterationCount", "UnrollFactor", "WarmupCount", "Error");
+    }
+}
+
+internal static class Threads
+{
+    public const int Count = 2;
+
+    public static void Set()
+    {
+        TorchSharpLoader.EnsureLoaded();
+        torch.set_num_threads(Count);
+    }
+}
