@@ -29,7 +29,7 @@ internal static class DiagonalBound
         using var grad = enable_grad();
         var adapted = head.Parameters.Tensors.Select(t => t.Handle).ToHashSet();
         var layers = new List<(nn.Module Layer, Tensor Input, Tensor Output)>();
-        var recorder = new ParameterTangents(Array.Empty<Tensor>(), Array.Empty<Tensor>())
+        var recorder = new PropagationContext(head.Parameters.Tensors)
         {
             RecordLayer = (layer, input, output) =>
             {

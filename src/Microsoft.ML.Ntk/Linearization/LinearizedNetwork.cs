@@ -17,8 +17,11 @@ internal sealed class LinearizedNetwork
     private readonly nn.IModule<Tensor, Tensor>? trunk;
     private readonly NetworkFunction head;
 
+    /// <summary>The default memory budget for primal tapes: 1 GiB.</summary>
+    public const long DefaultTapeBudgetBytes = 1L << 30;
+
     public LinearizedNetwork(nn.Module network, ParameterSelection selection,
-                             TangentMode mode = TangentMode.Auto, int batchSize = 256)
+                             TangentMode mode = TangentMode.Auto, int batchSize = 256, long tapeBudgetBytes = DefaultTapeBudgetBytes)
     {
         if (batchSize <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "The batch size must be positive.");
         NetworkFunction.AsCallable(network);
@@ -27,12 +30,14 @@ internal sealed class LinearizedNetwork
         SetRequiresGrad(network, Parameters);
         (trunk, var headModule) = FrozenTrunk.Split(network, Parameters.Tensors);
         head = new NetworkFunction(headModule, Parameters);
-        Tangents = ChooseTangentMethod(mode, head);
+        Products = ChooseProducts(mode, head);
         BatchSize = batchSize;
+        TapeBudgetBytes = Products.UsesPrimalTape ? tapeBudgetBytes : 0;
     }
 
     public AdaptedParameters Parameters { get; }
-    public ITangentMethod Tangents { get; }
+    public IJacobianProducts Products { get; }
+    public long TapeBudgetBytes { get; }
     public int BatchSize { get; }
     public bool HasFrozenTrunk => trunk is not null;
 
@@ -40,17 +45,18 @@ internal sealed class LinearizedNetwork
     public PreparedInputs Prepare(Tensor inputs)
     {
         head.CheckInput(inputs);
-        if (trunk is null) return new PreparedInputs(inputs.alias(), inputs.shape[0]);
+        if (trunk is null) return new PreparedInputs(this, inputs.alias(), inputs.shape[0], TapeBudgetBytes);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var parts = DataBatches.Of(inputs.shape[0], BatchSize)
             .Select(b => trunk.call(inputs.narrow(0, b.Start, b.Length))).ToArray();
-        return new PreparedInputs(scope.MoveToOuter(cat(parts, 0)), inputs.shape[0]);
+        return new PreparedInputs(this, scope.MoveToOuter(cat(parts, 0)), inputs.shape[0], TapeBudgetBytes);
     }
 
     /// <summary>f(X; θ0) as [N, C].</summary>
     public Tensor Output(PreparedInputs x)
     {
+        CheckOwner(x);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var parts = DataBatches.Of(x.Count, BatchSize).Select(b => head.Forward(x.Batch(b.Start, b.Length))).ToArray();
@@ -60,10 +66,11 @@ internal sealed class LinearizedNetwork
     /// <summary>J(X)·V for V of shape [k, P]; returns [k, N, C].</summary>
     public Tensor Jvp(PreparedInputs x, Tensor tangents)
     {
+        CheckOwner(x);
         CheckTangents(tangents);
         using var scope = NewDisposeScope();
         Tensor[] parts = Parameters.Split(tangents);
-        var results = DataBatches.Of(x.Count, BatchSize).Select(b => Tangents.Jvp(x.Batch(b.Start, b.Length), parts)).ToArray();
+        var results = DataBatches.Of(x.Count, BatchSize).Select(b => BatchJvp(x, b.Start, b.Length, parts)).ToArray();
         return scope.MoveToOuter(cat(results, 1));
     }
 
@@ -76,7 +83,7 @@ internal sealed class LinearizedNetwork
         foreach (var (start, length) in DataBatches.Of(x.Count, BatchSize))
         {
             using var batchScope = NewDisposeScope();
-            sum.add_(ReverseProducts.Vjp(head, x.Batch(start, length), cotangents.narrow(1, start, length)).to(ScalarType.Float64));
+            sum.add_(BatchVjp(x, start, length, cotangents.narrow(1, start, length)).to(ScalarType.Float64));
         }
         return scope.MoveToOuter(sum.to(Parameters.DType));
     }
@@ -91,6 +98,7 @@ internal sealed class LinearizedNetwork
     /// <summary>Jᵀ Λ J·V for V of shape [k, P]; returns [k, P], accumulated over batches in float64.</summary>
     public Tensor GaussNewtonProduct(PreparedInputs x, Tensor tangents, OutputCurvature curvature)
     {
+        CheckOwner(x);
         CheckTangents(tangents);
         using var scope = NewDisposeScope();
         Tensor[] parts = Parameters.Split(tangents);
@@ -98,19 +106,22 @@ internal sealed class LinearizedNetwork
         foreach (var (start, length) in DataBatches.Of(x.Count, BatchSize))
         {
             using var batchScope = NewDisposeScope();
-            Tensor batch = x.Batch(start, length);
-            Tensor lambdaJv = curvature.Apply(Tangents.Jvp(batch, parts), start);
-            sum.add_(ReverseProducts.Vjp(head, batch, lambdaJv).to(ScalarType.Float64));
+            Tensor lambdaJv = curvature.Apply(BatchJvp(x, start, length, parts), start);
+            sum.add_(BatchVjp(x, start, length, lambdaJv).to(ScalarType.Float64));
         }
         return scope.MoveToOuter(sum.to(Parameters.DType));
     }
 
     /// <summary>J(X) as an explicit [N·C, P] matrix (row n·C + c is ∂f_c(x_n)/∂θ). For small problems and tests.</summary>
-    public Tensor Jacobian(PreparedInputs x) => ReverseProducts.JacobianRows(head, x);
+    public Tensor Jacobian(PreparedInputs x)
+    {
+        CheckOwner(x);
+        return ReverseProducts.JacobianRows(head, x);
+    }
 
     /// <summary>The explicit kernel K(X1, X2) = J1 J2ᵀ as [N1·C, N2·C] in float64; structured when the head allows it.</summary>
     public Tensor Kernel(PreparedInputs x1, PreparedInputs x2) =>
-        HasStructuredKernel(x1)
+        CheckOwner(x1, x2) && HasStructuredKernel(x1)
             ? StructuredKernel.Kernel(head.Module, Parameters, x1.HeadInputs, ReferenceEquals(x1, x2) ? x1.HeadInputs : x2.HeadInputs, BatchSize)
             : GenericKernel(x1, x2);
 
@@ -136,7 +147,7 @@ internal sealed class LinearizedNetwork
 
     /// <summary>The exact kernel diagonal k_cc(x_n, x_n) = |∂f_c(x_n)/∂θ|² as [N, C], in float64.</summary>
     public Tensor KernelDiagonal(PreparedInputs x) =>
-        HasStructuredKernel(x) ? StructuredKernel.Diagonal(head.Module, Parameters, x.HeadInputs, BatchSize)
+        CheckOwner(x, x) && HasStructuredKernel(x) ? StructuredKernel.Diagonal(head.Module, Parameters, x.HeadInputs, BatchSize)
                                : ReverseProducts.SquaredRowNorms(head, x);
 
     /// <summary>
@@ -144,12 +155,42 @@ internal sealed class LinearizedNetwork
     /// connected heads, a layerwise bound for networks of known layers, the exact diagonal otherwise.
     /// </summary>
     public Tensor KernelDiagonalBound(PreparedInputs x) =>
-        HasStructuredKernel(x) ? StructuredKernel.Diagonal(head.Module, Parameters, x.HeadInputs, BatchSize)
+        CheckOwner(x, x) && HasStructuredKernel(x) ? StructuredKernel.Diagonal(head.Module, Parameters, x.HeadInputs, BatchSize)
         : TangentPropagation.FirstUnknown(head.Module) is null ? DiagonalBound.Compute(head, x, BatchSize)
         : ReverseProducts.SquaredRowNorms(head, x);
 
+    private Tensor BatchJvp(PreparedInputs x, long start, long length, Tensor[] parts)
+    {
+        PrimalTape? tape = x.TapeFor(start);
+        Tensor result = Products.Jvp(x.Batch(start, length), parts, tape);
+        x.Keep(start, tape);
+        return result;
+    }
+
+    private Tensor BatchVjp(PreparedInputs x, long start, long length, Tensor cotangents)
+    {
+        PrimalTape? tape = x.TapeFor(start);
+        Tensor result = Products.Vjp(x.Batch(start, length), cotangents, tape);
+        x.Keep(start, tape);
+        return result;
+    }
+
+    private bool CheckOwner(PreparedInputs x1, PreparedInputs x2)
+    {
+        CheckOwner(x1);
+        CheckOwner(x2);
+        return true;
+    }
+
+    private void CheckOwner(PreparedInputs x)
+    {
+        if (!ReferenceEquals(x.Owner, this))
+            throw new ArgumentException("These inputs were prepared by another linearization; call Prepare on this one.");
+    }
+
     private void CheckCotangents(PreparedInputs x, Tensor cotangents)
     {
+        CheckOwner(x);
         if (cotangents.dim() != 3 || cotangents.shape[1] != x.Count)
             throw new ArgumentException($"Cotangents must have shape [k, {x.Count}, C] (one row per tangent, then inputs and " +
                                         $"outputs); got {AutogradSession.Shape(cotangents)}.");
@@ -173,12 +214,12 @@ internal sealed class LinearizedNetwork
             parameter.requires_grad = handles.Contains(parameter.Handle);
     }
 
-    private static ITangentMethod ChooseTangentMethod(TangentMode mode, NetworkFunction head) => mode switch
+    private static IJacobianProducts ChooseProducts(TangentMode mode, NetworkFunction head) => mode switch
     {
-        TangentMode.DoubleVjp => new DoubleVjpTangents(head),
-        TangentMode.ForwardMode => ForwardModeTangents.Create(head)
+        TangentMode.DoubleVjp => new DoubleVjpProducts(head),
+        TangentMode.ForwardMode => KnownLayerProducts.Create(head)
             ?? throw new NotSupportedException("Forward-mode tangents need a network made of known layers only; this one has " +
-                                               ForwardModeTangents.FirstUnknownModule(head.Module) + ". Use double-VJP."),
-        _ => (ITangentMethod?)ForwardModeTangents.Create(head) ?? new DoubleVjpTangents(head),
+                                               KnownLayerProducts.FirstUnknownModule(head.Module) + ". Use double-VJP."),
+        _ => (IJacobianProducts?)KnownLayerProducts.Create(head) ?? new DoubleVjpProducts(head),
     };
 }

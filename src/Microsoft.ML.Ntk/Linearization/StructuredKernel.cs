@@ -99,7 +99,7 @@ internal static class StructuredKernel
             }
             else if (ActivationDerivatives.IsKnown(layers[i]))
             {
-                delta = ActivationDerivatives.Propagate(layers[i], inputs[i], delta).Item2!;
+                delta = delta * ActivationDerivatives.Evaluate(layers[i], inputs[i]).Slope();
             }
             if (features.Count == CountAdaptedLayers(layers, adapted)) break;
         }

@@ -78,11 +78,14 @@ public class JacobianProductsTests
         var test = TestNetworks.Create(name);
         var forward = new LinearizedNetwork(test.Network, ParameterSelection.All, TangentMode.ForwardMode, batchSize: 2);
         var reverse = new LinearizedNetwork(test.Network, ParameterSelection.All, TangentMode.DoubleVjp, batchSize: 2);
-        Assert.IsType<ForwardModeTangents>(forward.Tangents);
-        Assert.IsType<DoubleVjpTangents>(reverse.Tangents);
+        Assert.IsType<KnownLayerProducts>(forward.Products);
+        Assert.IsType<DoubleVjpProducts>(reverse.Products);
         using var x = forward.Prepare(test.Inputs);
+        using var y = reverse.Prepare(test.Inputs);
         Tensor v = randn(4, forward.Parameters.Count, dtype: ScalarType.Float64);
-        Tolerances.AssertClose(forward.Jvp(x, v), reverse.Jvp(x, v), Tolerances.Float64, $"{name} forward mode vs double-VJP");
+        Tolerances.AssertClose(forward.Jvp(x, v), reverse.Jvp(y, v), Tolerances.Float64, $"{name} forward mode vs double-VJP");
+        Tensor u = randn(3, test.Inputs.shape[0], forward.Output(x).shape[1], dtype: ScalarType.Float64);
+        Tolerances.AssertClose(forward.Vjp(x, u), reverse.Vjp(y, u), Tolerances.Float64, $"{name} transposed rules vs autograd");
     }
 
     [Theory]
@@ -125,6 +128,45 @@ public class JacobianProductsTests
         var linearized = new LinearizedNetwork(test.Network, ParameterSelection.All, TangentMode.Auto, batchSize: 3);
         using var x = linearized.Prepare(test.Inputs);
         Tolerances.AssertClose(linearized.Jacobian(x), byDifferences, Tolerances.FiniteDifference, $"{name} Jacobian vs finite differences");
+    }
+
+    [Theory]
+    [InlineData("resnet")]
+    [InlineData("cnn-batchnorm")]
+    [InlineData("activations")]
+    public void ReplayedPrimalTapesGiveTheSameProducts(string name)
+    {
+        using var scope = NewDisposeScope();
+        var test = TestNetworks.Create(name);
+        // no tape; a tape for every batch (one input each); a budget that holds only some of them
+        var results = new List<(Tensor Jv, Tensor Jtu, Tensor Gn, long Bytes)>();
+        foreach (long budget in new long[] { 0, LinearizedNetwork.DefaultTapeBudgetBytes, -1 })
+            results.Add(Run(budget < 0 ? results[1].Bytes / 2 : budget));
+
+        (Tensor Jv, Tensor Jtu, Tensor Gn, long Bytes) Run(long budget)
+        {
+            var linearized = new LinearizedNetwork(test.Network, ParameterSelection.All, TangentMode.ForwardMode, batchSize: 1, tapeBudgetBytes: budget);
+            using var x = linearized.Prepare(test.Inputs);
+            manual_seed(5);
+            Tensor v = randn(2, linearized.Parameters.Count, dtype: ScalarType.Float64);
+            Tensor u = randn(2, test.Inputs.shape[0], linearized.Output(x).shape[1], dtype: ScalarType.Float64);
+            var first = (Jv: linearized.Jvp(x, v), Jtu: linearized.Vjp(x, u));
+            long bytes = x.TapeBytes;
+            var replayed = (Jv: linearized.Jvp(x, v), Jtu: linearized.Vjp(x, u), Gn: linearized.GaussNewtonProduct(x, v, OutputCurvature.Identity));
+            Assert.Equal(bytes, x.TapeBytes);
+            Assert.Equal(first.Jv.data<double>().ToArray(), replayed.Jv.data<double>().ToArray());
+            Assert.Equal(first.Jtu.data<double>().ToArray(), replayed.Jtu.data<double>().ToArray());
+            return (replayed.Jv, replayed.Jtu, replayed.Gn, bytes);
+        }
+        Assert.Equal(0, results[0].Bytes);
+        Assert.True(results[1].Bytes > 0);
+        Assert.InRange(results[2].Bytes, 1, results[1].Bytes - 1);
+        foreach (var other in results.Skip(1))
+        {
+            Tolerances.AssertClose(other.Jv, results[0].Jv, 1e-13, $"{name} J·V with and without tapes");
+            Tolerances.AssertClose(other.Jtu, results[0].Jtu, 1e-13, $"{name} Jᵀ·U with and without tapes");
+            Tolerances.AssertClose(other.Gn, results[0].Gn, 1e-13, $"{name} JᵀJ·V with and without tapes");
+        }
     }
 
     [Theory]

@@ -77,7 +77,7 @@ public class LinearizationSafetyTests
         var test = TestNetworks.Create("torchscript-mlp");
         var error = Assert.Throws<NotSupportedException>(() => new LinearizedNetwork(test.Network, ParameterSelection.All, TangentMode.ForwardMode));
         Assert.Contains("ScriptModule", error.Message);
-        Assert.IsType<DoubleVjpTangents>(new LinearizedNetwork(test.Network, ParameterSelection.All, TangentMode.Auto).Tangents);
+        Assert.IsType<DoubleVjpProducts>(new LinearizedNetwork(test.Network, ParameterSelection.All, TangentMode.Auto).Products);
     }
 
     [Fact]

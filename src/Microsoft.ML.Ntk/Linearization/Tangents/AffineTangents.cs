@@ -5,41 +5,55 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Ntk.Linearization.Tangents;
 
 /// <summary>
-/// Tangent rules of the layers that hold parameters. Each is bilinear in (input, weight), so
-/// ẏ = layer(ȧ; W) + layer(a; Ẇ) + ḃ, with the bias left out of the first two terms.
+/// The layers that hold parameters. Each is bilinear in (input, weight): forward, ẏ = layer(ȧ; W) + layer(a; Ẇ) + ḃ
+/// with the bias left out of the first two terms; reverse, the transposes of those three maps.
 /// </summary>
 internal static class AffineTangents
 {
-    public static (Tensor, Tensor?) Linear(TorchSharp.Modules.Linear layer, Tensor a, Tensor? aDot, ParameterTangents tangents)
+    public static (Tensor, Tensor?) Linear(TorchSharp.Modules.Linear layer, Tensor a, Tensor? aDot, PropagationContext context)
     {
-        Tensor y = nn.functional.linear(a, layer.weight!, layer.bias);
-        tangents.RecordLayer?.Invoke(layer, a, y);
-        Tensor? yDot = aDot is null ? null : aDot.matmul(layer.weight!.t());
-        if (tangents.Of(layer.weight) is { } wDot)
+        Tensor weight = layer.weight!;
+        Tensor y = context.Primal(() => nn.functional.linear(a, weight, layer.bias));
+        context.RecordLayer?.Invoke(layer, a, y);
+        bool seenBefore = Enter(context, weight, layer.bias);
+
+        Tensor? yDot = aDot?.matmul(weight.t());
+        if (context.TangentOf(weight) is { } wDot)
         {
             // a [B, ..., in] against Ẇ [k, out, in]: [k, B, ..., out]
-            Tensor flat = a.reshape(-1, a.shape[^1]);
-            Tensor term = flat.matmul(wDot.transpose(1, 2)).reshape(Shape(wDot.shape[0], y.shape));
+            Tensor term = a.reshape(-1, a.shape[^1]).matmul(wDot.transpose(1, 2)).reshape(AdaptedParameters.Prepend(wDot.shape[0], y.shape));
             yDot = TangentPropagation.Add(yDot, term);
         }
-        if (tangents.Of(layer.bias) is { } bDot)
+        if (context.TangentOf(layer.bias) is { } bDot)
             yDot = TangentPropagation.Add(yDot, Broadcast(bDot, y, channelDim: y.dim() - 1));
+
+        context.AddReverseStep(cotangent =>
+        {
+            long k = cotangent.shape[0];
+            Tensor rows = cotangent.reshape(k, -1, cotangent.shape[^1]);                  // [k, B·..., out]
+            if (context.IsAdapted(weight)) context.AddCotangent(weight, rows.transpose(1, 2).matmul(a.reshape(-1, a.shape[^1])));
+            if (context.IsAdapted(layer.bias)) context.AddCotangent(layer.bias!, rows.sum(1));
+            return seenBefore ? cotangent.matmul(weight) : null;
+        });
         return (y, yDot);
     }
 
     public static bool Supports(Conv2d conv) =>
         !conv.transposed && conv.padding_mode == PaddingModes.Zeros && ExplicitPadding(conv) is not null;
 
-    public static (Tensor, Tensor?) Conv2d(Conv2d conv, Tensor a, Tensor? aDot, ParameterTangents tangents)
+    public static (Tensor, Tensor?) Conv2d(Conv2d conv, Tensor a, Tensor? aDot, PropagationContext context)
     {
         long[] padding = ExplicitPadding(conv)!;
-        Tensor Apply(Tensor input, Tensor weight, Tensor? bias) =>
-            nn.functional.conv2d(input, weight, bias, conv.stride, padding, conv.dilation, conv.groups);
+        Tensor weight = conv.weight!;
+        Tensor Apply(Tensor input, Tensor w, Tensor? bias) =>
+            nn.functional.conv2d(input, w, bias, conv.stride, padding, conv.dilation, conv.groups);
 
-        Tensor y = Apply(a, conv.weight!, conv.bias);
-        tangents.RecordLayer?.Invoke(conv, a, y);
-        Tensor? yDot = aDot is null ? null : Apply(aDot.flatten(0, 1), conv.weight!, null).unflatten(0, new[] { aDot.shape[0], aDot.shape[1] });
-        if (tangents.Of(conv.weight) is { } wDot)
+        Tensor y = context.Primal(() => Apply(a, weight, conv.bias));
+        context.RecordLayer?.Invoke(conv, a, y);
+        bool seenBefore = Enter(context, weight, conv.bias);
+
+        Tensor? yDot = aDot is null ? null : Unmerge(Apply(aDot.flatten(0, 1), weight, null), aDot.shape[0]);
+        if (context.TangentOf(weight) is { } wDot)
         {
             long k = wDot.shape[0];
             Tensor term = conv.groups == 1
@@ -48,28 +62,44 @@ internal static class AffineTangents
                 : stack(Enumerable.Range(0, (int)k).Select(j => Apply(a, wDot[j], null)).ToArray());
             yDot = TangentPropagation.Add(yDot, term);
         }
-        if (tangents.Of(conv.bias) is { } bDot)
+        if (context.TangentOf(conv.bias) is { } bDot)
             yDot = TangentPropagation.Add(yDot, Broadcast(bDot, y, channelDim: 1));
+
+        context.AddReverseStep(cotangent =>
+        {
+            if (context.IsAdapted(weight)) context.AddCotangent(weight, ConvolutionTransposes.WeightCotangent(conv, padding, a, cotangent));
+            if (context.IsAdapted(conv.bias)) context.AddCotangent(conv.bias!, cotangent.sum(new long[] { 1, 3, 4 }));
+            return seenBefore ? ConvolutionTransposes.InputCotangent(conv, padding, a.shape, cotangent) : null;
+        });
         return (y, yDot);
     }
 
     public static bool Supports(BatchNorm norm) => norm.running_mean is not null && norm.running_var is not null;
 
     /// <summary>Evaluation mode: y = x̂ γ + β with x̂ = (a − μ) / sqrt(σ² + ε) from the running statistics.</summary>
-    public static (Tensor, Tensor?) BatchNorm(BatchNorm norm, Tensor a, Tensor? aDot, ParameterTangents tangents)
+    public static (Tensor, Tensor?) BatchNorm(BatchNorm norm, Tensor a, Tensor? aDot, PropagationContext context)
     {
-        Tensor inverseStd = (norm.running_var! + norm.eps).rsqrt();
-        Tensor normalized = Normalized(norm, a);
-        Tensor scale = norm.weight is null ? inverseStd : inverseStd * norm.weight;
-        Tensor y = normalized * (norm.weight is null ? 1 : PerChannel(norm.weight, a));
-        if (norm.bias is not null) y = y + PerChannel(norm.bias, a);
-        tangents.RecordLayer?.Invoke(norm, a, y);
+        Tensor y = context.Primal(() => nn.functional.batch_norm(a, norm.running_mean, norm.running_var, norm.weight, norm.bias,
+                                                                  training: false, eps: norm.eps));
+        context.RecordLayer?.Invoke(norm, a, y);
+        bool seenBefore = Enter(context, norm.weight, norm.bias);
+        Tensor scale = (norm.running_var! + norm.eps).rsqrt();
+        if (norm.weight is not null) scale = scale * norm.weight;
+        Tensor? normalized = context.IsAdapted(norm.weight) ? context.Primal(() => Normalized(norm, a)) : null;
 
         Tensor? yDot = aDot is null ? null : aDot * PerChannel(scale, a);
-        if (tangents.Of(norm.weight) is { } gammaDot)
-            yDot = TangentPropagation.Add(yDot, normalized * Broadcast(gammaDot, a, channelDim: 1));
-        if (tangents.Of(norm.bias) is { } betaDot)
+        if (context.TangentOf(norm.weight) is { } gammaDot)
+            yDot = TangentPropagation.Add(yDot, normalized! * Broadcast(gammaDot, a, channelDim: 1));
+        if (context.TangentOf(norm.bias) is { } betaDot)
             yDot = TangentPropagation.Add(yDot, Broadcast(betaDot, a, channelDim: 1));
+
+        context.AddReverseStep(cotangent =>
+        {
+            long[] reduce = Enumerable.Range(1, (int)cotangent.dim() - 1).Where(d => d != 2).Select(d => (long)d).ToArray();
+            if (normalized is not null) context.AddCotangent(norm.weight!, (cotangent * normalized).sum(reduce));
+            if (context.IsAdapted(norm.bias)) context.AddCotangent(norm.bias!, cotangent.sum(reduce));
+            return seenBefore ? cotangent * PerChannel(scale, a) : null;
+        });
         return (y, yDot);
     }
 
@@ -92,6 +122,16 @@ internal static class AffineTangents
         return padding;
     }
 
+    /// <summary>Marks the layer's adapted parameters as seen; returns whether an adapted parameter came before it.</summary>
+    private static bool Enter(PropagationContext context, Tensor? weight, Tensor? bias)
+    {
+        bool before = context.SeenAdapted;
+        context.SeenAdapted |= context.IsAdapted(weight) || context.IsAdapted(bias);
+        return before;
+    }
+
+    private static Tensor Unmerge(Tensor merged, long k) => merged.unflatten(0, new[] { k, merged.shape[0] / k });
+
     /// <summary>A per-channel vector [C] shaped to broadcast against x [B, C, ...].</summary>
     private static Tensor PerChannel(Tensor vector, Tensor x)
     {
@@ -108,6 +148,4 @@ internal static class AffineTangents
         shape[channelDim + 1] = tangent.shape[1];
         return tangent.reshape(shape);
     }
-
-    private static long[] Shape(long k, long[] rest) => AdaptedParameters.Prepend(k, rest);
 }

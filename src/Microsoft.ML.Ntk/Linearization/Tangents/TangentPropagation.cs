@@ -6,24 +6,26 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Ntk.Linearization.Tangents;
 
 /// <summary>
-/// Forward-mode differentiation written for known layers: each layer maps (activation a, tangent ȧ) to
-/// (output y, tangent ẏ), adding the terms of its own adapted parameters. Tangents carry k directions in a
-/// leading dimension: ȧ is [k, B, ...] while a is [B, ...]. A null tangent means zero (no adapted parameter
-/// upstream), so a frozen prefix costs one plain forward pass.
+/// Differentiation written for known layers. Forward mode: each layer maps (activation a, tangent ȧ) to (output y,
+/// tangent ẏ), adding the terms of its own adapted parameters; tangents carry k directions in a leading dimension
+/// (ȧ is [k, B, ...] while a is [B, ...]) and a null tangent means zero, so a frozen prefix costs one plain forward
+/// pass. Reverse mode: the same walk leaves one reverse step per layer in the context.
 /// </summary>
 internal static class TangentPropagation
 {
-    public static (Tensor Output, Tensor? Tangent) Propagate(nn.Module module, Tensor a, Tensor? aDot, ParameterTangents tangents) =>
+    public static (Tensor Output, Tensor? Tangent) Propagate(nn.Module module, Tensor a, Tensor? aDot, PropagationContext context) =>
         module switch
         {
-            Sequential sequential => PropagateSequence(sequential, a, aDot, tangents),
-            ResidualBlock block => PropagateResidual(block, a, aDot, tangents),
-            Linear linear => AffineTangents.Linear(linear, a, aDot, tangents),
-            Conv2d conv => AffineTangents.Conv2d(conv, a, aDot, tangents),
-            BatchNorm norm => AffineTangents.BatchNorm(norm, a, aDot, tangents),
-            MaxPool2d pool => PoolingTangents.MaxPool(pool, a, aDot),
-            AvgPool2d or AdaptiveAvgPool2d or Flatten or Dropout or Identity => LinearMap((nn.Module<Tensor, Tensor>)module, a, aDot),
-            _ when ActivationDerivatives.IsKnown(module) => ActivationDerivatives.Propagate(module, a, aDot),
+            Sequential sequential => PropagateSequence(sequential, a, aDot, context),
+            ResidualBlock block => PropagateResidual(block, a, aDot, context),
+            TorchSharp.Modules.Linear linear => AffineTangents.Linear(linear, a, aDot, context),
+            Conv2d conv => AffineTangents.Conv2d(conv, a, aDot, context),
+            BatchNorm norm => AffineTangents.BatchNorm(norm, a, aDot, context),
+            MaxPool2d pool => PoolingTangents.MaxPool(pool, a, aDot, context),
+            AvgPool2d or AdaptiveAvgPool2d => PoolingTangents.LinearPool((nn.Module<Tensor, Tensor>)module, a, aDot, context),
+            Flatten flatten => Reshape(flatten, a, aDot, context),
+            Dropout or Identity => (a, aDot),
+            _ when ActivationDerivatives.IsKnown(module) => ActivationDerivatives.Propagate(module, a, aDot, context),
             _ => throw new NotSupportedException($"No tangent rule for module type {module.GetType().Name}."),
         };
 
@@ -32,7 +34,7 @@ internal static class TangentPropagation
     {
         Sequential sequential => sequential.named_children().Select(c => FirstUnknown(c.module, path + "." + c.name)).FirstOrDefault(u => u is not null),
         ResidualBlock => null,
-        Linear => null,
+        TorchSharp.Modules.Linear => null,
         Conv2d conv => AffineTangents.Supports(conv) ? null : $"{path} (a Conv2d with unsupported padding)",
         BatchNorm norm => AffineTangents.Supports(norm) ? null : $"{path} (a batch norm without running statistics)",
         MaxPool2d or AvgPool2d or AdaptiveAvgPool2d or Dropout or Identity => null,
@@ -41,31 +43,49 @@ internal static class TangentPropagation
         _ => $"{path} ({module.GetType().Name})",
     };
 
-    private static (Tensor, Tensor?) PropagateSequence(Sequential sequential, Tensor a, Tensor? aDot, ParameterTangents tangents)
+    private static (Tensor, Tensor?) PropagateSequence(Sequential sequential, Tensor a, Tensor? aDot, PropagationContext context)
     {
         foreach (var (_, child) in sequential.named_children())
-            (a, aDot) = Propagate(child, a, aDot, tangents);
+            (a, aDot) = Propagate(child, a, aDot, context);
         return (a, aDot);
     }
 
-    private static (Tensor, Tensor?) PropagateResidual(ResidualBlock block, Tensor a, Tensor? aDot, ParameterTangents tangents)
+    /// <summary>y = relu(main(a) + shortcut(a)): each branch keeps its own reverse steps; their input cotangents add up.</summary>
+    private static (Tensor, Tensor?) PropagateResidual(ResidualBlock block, Tensor a, Tensor? aDot, PropagationContext context)
     {
-        var (h, hDot) = Propagate(block.conv1, a, aDot, tangents);
-        (h, hDot) = Propagate(block.bn1, h, hDot, tangents);
-        (h, hDot) = ActivationDerivatives.Relu(h, hDot);
-        (h, hDot) = Propagate(block.conv2, h, hDot, tangents);
-        (h, hDot) = Propagate(block.bn2, h, hDot, tangents);
-        var (s, sDot) = Propagate(block.shortcut, a, aDot, tangents);
-        return ActivationDerivatives.Relu(h + s, Add(hDot, sDot));
+        bool seenBefore = context.SeenAdapted;
+        var outer = context.BeginBranch();
+        var (h, hDot) = Propagate(block.conv1, a, aDot, context);
+        (h, hDot) = Propagate(block.bn1, h, hDot, context);
+        (h, hDot) = ActivationDerivatives.Relu(h, hDot, context);
+        (h, hDot) = Propagate(block.conv2, h, hDot, context);
+        (h, hDot) = Propagate(block.bn2, h, hDot, context);
+        var main = context.EndBranch(outer);
+        bool seenInMain = context.SeenAdapted;
+
+        context.SeenAdapted = seenBefore;
+        outer = context.BeginBranch();
+        var (s, sDot) = Propagate(block.shortcut, a, aDot, context);
+        var shortcut = context.EndBranch(outer);
+        context.SeenAdapted |= seenInMain;
+
+        var sum = context.Primal(() => h + s);
+        context.AddReverseStep(cotangent =>
+        {
+            Tensor? fromMain = PropagationContext.RunReverse(main, cotangent);
+            Tensor? fromShortcut = shortcut.Count > 0 ? PropagationContext.RunReverse(shortcut, cotangent) : cotangent;
+            return seenBefore ? Add(fromMain, fromShortcut) : null;
+        });
+        return ActivationDerivatives.Relu(sum, Add(hDot, sDot), context);
     }
 
-    /// <summary>A layer that is linear in its input and treats batch rows independently: apply it to the tangent too.</summary>
-    internal static (Tensor, Tensor?) LinearMap(nn.Module<Tensor, Tensor> module, Tensor a, Tensor? aDot)
+    /// <summary>Flatten: a reshape of the tangent and, in reverse, of the cotangent.</summary>
+    private static (Tensor, Tensor?) Reshape(Flatten flatten, Tensor a, Tensor? aDot, PropagationContext context)
     {
-        Tensor y = module.forward(a);
-        if (aDot is null) return (y, null);
-        Tensor merged = module.forward(aDot.flatten(0, 1));
-        return (y, merged.unflatten(0, new[] { aDot.shape[0], aDot.shape[1] }));
+        Tensor y = context.Primal(() => flatten.call(a));
+        long[] inputShape = a.shape;
+        context.AddReverseStep(cotangent => cotangent.reshape(AdaptedParameters.Prepend(cotangent.shape[0], inputShape)));
+        return (y, aDot?.reshape(AdaptedParameters.Prepend(aDot.shape[0], y.shape)));
     }
 
     internal static Tensor? Add(Tensor? x, Tensor? y) => x is null ? y : y is null ? x : x + y;

@@ -1,15 +1,18 @@
+using Microsoft.ML.Ntk.Linearization.Tangents;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Ntk.Linearization;
 
 /// <summary>
-/// J·V by two reverse passes, for any module: g(u) = Jᵀu is linear in u, so J·v = ∂⟨g(u), v⟩/∂u.
-/// One forward pass and one first backward pass (with a graph) serve all k tangents. When no adapted
-/// parameter reaches the output, J = 0 and so is every product.
+/// Products by libtorch's reverse-mode autograd, for any module. J·V by two reverse passes: g(u) = Jᵀu is linear
+/// in u, so J·v = ∂⟨g(u), v⟩/∂u; one forward pass and one first backward pass (with a graph) serve all k tangents.
+/// When no adapted parameter reaches the output, J = 0 and so is every product.
 /// </summary>
-internal sealed class DoubleVjpTangents(NetworkFunction network) : ITangentMethod
+internal sealed class DoubleVjpProducts(NetworkFunction network) : IJacobianProducts
 {
-    public Tensor Jvp(Tensor x, Tensor[] parameterTangents)
+    public bool UsesPrimalTape => false;
+
+    public Tensor Jvp(Tensor x, Tensor[] parameterTangents, PrimalTape? tape)
     {
         long k = parameterTangents[0].shape[0];
         using var grad = enable_grad();
@@ -28,6 +31,8 @@ internal sealed class DoubleVjpTangents(NetworkFunction network) : ITangentMetho
         }
         return stack(products).detach();
     }
+
+    public Tensor Vjp(Tensor x, Tensor cotangents, PrimalTape? tape) => ReverseProducts.Vjp(network, x, cotangents);
 
     private static Tensor InnerProduct(Tensor[] g, Tensor[] tangents, long j)
     {
