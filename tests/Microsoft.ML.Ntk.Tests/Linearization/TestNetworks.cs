@@ -12,7 +12,7 @@ internal sealed record TestCase(string Name, nn.Module Network, Tensor Inputs)
 
 internal static class TestNetworks
 {
-    public static readonly string[] Names = { "mlp-tanh", "mlp-relu", "cnn-batchnorm", "resnet", "torchscript-mlp", "activations" };
+    public static readonly string[] Names = { "mlp-tanh", "mlp-relu", "cnn-batchnorm", "resnet", "torchscript-mlp", "activations", "conv-variants" };
 
     public static TestCase Create(string name, ScalarType dtype = ScalarType.Float64)
     {
@@ -25,6 +25,7 @@ internal static class TestNetworks
             "cnn-batchnorm" => (SmallCnn(), randn(3, 2, 8, 8)),
             "resnet" => (Architectures.CifarResNet(new[] { 1, 1 }, classes: 3, baseWidth: 4, inputChannels: 2), randn(2, 2, 6, 6)),
             "torchscript-mlp" => (torch.jit.load<Tensor, Tensor>(Fixture("mlp_tanh.torchscript.pt")), randn(4, 3)),
+            "conv-variants" => (ConvVariants(), randn(3, 2, 9, 9)),
             "activations" => (Activations(), randn(6, 3) * 3), // large enough to reach both branches of each activation
             _ => throw new ArgumentException(name),
         };
@@ -42,6 +43,13 @@ internal static class TestNetworks
         nn.Conv2d(2, 4, 3, padding: 1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(4, 3, 3, stride: 1, padding: 1, bias: false), nn.BatchNorm2d(3), nn.ELU(), nn.AvgPool2d(2),
         nn.Flatten(), nn.Dropout(0.3), nn.Linear(12, 5), nn.BatchNorm1d(5), nn.SiLU(), nn.Linear(5, 3));
+
+    /// <summary>Grouped, depthwise, strided, dilated and 'same'-padded convolutions; a batch norm without affine parameters.</summary>
+    private static nn.Module<Tensor, Tensor> ConvVariants() => nn.Sequential(
+        nn.Conv2d(2, 4, 3, stride: 2, padding: 1, groups: 2), nn.Tanh(),
+        nn.Conv2d(4, 4, 3, TorchSharp.Padding.Same, groups: 4), nn.BatchNorm2d(4, affine: false), nn.GELU(),
+        nn.Conv2d(4, 3, 2, stride: 1, padding: 1, dilation: 2), nn.MaxPool2d(new long[] { 2, 2 }, stride: new long[] { 1, 1 }),
+        nn.AdaptiveAvgPool2d(new long[] { 2, 1 }), nn.Flatten(), nn.Linear(6, 2));
 
     /// <summary>Every element-wise activation with a tangent rule, between small Linear layers.</summary>
     private static nn.Module<Tensor, Tensor> Activations() => nn.Sequential(
@@ -65,8 +73,8 @@ internal static class TestNetworks
             if (module is not TorchSharp.Modules.BatchNorm norm) continue;
             norm.running_mean!.copy_(randn_like(norm.running_mean!) * 0.3);
             norm.running_var!.copy_(rand_like(norm.running_var!) + 0.5);
-            norm.weight!.copy_(randn_like(norm.weight!) * 0.5 + 1);
-            norm.bias!.copy_(randn_like(norm.bias!) * 0.2);
+            norm.weight?.copy_(randn_like(norm.weight!) * 0.5 + 1);
+            norm.bias?.copy_(randn_like(norm.bias!) * 0.2);
         }
     }
 }
