@@ -91,6 +91,7 @@ internal sealed class LinearizedNetwork
     /// <summary>K(X1, X2)·V = J(X1) J(X2)ᵀ V for V of shape [k, N2, C]; returns [k, N1, C].</summary>
     public Tensor KernelProduct(PreparedInputs x1, PreparedInputs x2, Tensor v)
     {
+        CheckOwner(x1);
         using var scope = NewDisposeScope();
         return scope.MoveToOuter(Jvp(x1, Vjp(x2, v)));
     }
@@ -120,10 +121,14 @@ internal sealed class LinearizedNetwork
     }
 
     /// <summary>The explicit kernel K(X1, X2) = J1 J2ᵀ as [N1·C, N2·C] in float64; structured when the head allows it.</summary>
-    public Tensor Kernel(PreparedInputs x1, PreparedInputs x2) =>
-        CheckOwner(x1, x2) && HasStructuredKernel(x1)
+    public Tensor Kernel(PreparedInputs x1, PreparedInputs x2)
+    {
+        CheckOwner(x1);
+        CheckOwner(x2);
+        return HasStructuredKernel(x1)
             ? StructuredKernel.Kernel(head.Module, Parameters, x1.HeadInputs, ReferenceEquals(x1, x2) ? x1.HeadInputs : x2.HeadInputs, BatchSize)
             : GenericKernel(x1, x2);
+    }
 
     /// <summary>Whether explicit kernels and diagonals use the structure of a fully connected head (no Jacobian built).</summary>
     public bool HasStructuredKernel(PreparedInputs x) => StructuredKernel.Supports(head.Module, Parameters, x.HeadInputs.dim());
@@ -146,18 +151,24 @@ internal sealed class LinearizedNetwork
     }
 
     /// <summary>The exact kernel diagonal k_cc(x_n, x_n) = |∂f_c(x_n)/∂θ|² as [N, C], in float64.</summary>
-    public Tensor KernelDiagonal(PreparedInputs x) =>
-        CheckOwner(x, x) && HasStructuredKernel(x) ? StructuredKernel.Diagonal(head.Module, Parameters, x.HeadInputs, BatchSize)
-                               : ReverseProducts.SquaredRowNorms(head, x);
+    public Tensor KernelDiagonal(PreparedInputs x)
+    {
+        CheckOwner(x);
+        return HasStructuredKernel(x) ? StructuredKernel.Diagonal(head.Module, Parameters, x.HeadInputs, BatchSize)
+                                      : ReverseProducts.SquaredRowNorms(head, x);
+    }
 
     /// <summary>
     /// A cheap upper bound of the kernel diagonal, [N, C] in float64, for preconditioners: exact for fully
     /// connected heads, a layerwise bound for networks of known layers, the exact diagonal otherwise.
     /// </summary>
-    public Tensor KernelDiagonalBound(PreparedInputs x) =>
-        CheckOwner(x, x) && HasStructuredKernel(x) ? StructuredKernel.Diagonal(head.Module, Parameters, x.HeadInputs, BatchSize)
-        : TangentPropagation.FirstUnknown(head.Module) is null ? DiagonalBound.Compute(head, x, BatchSize)
-        : ReverseProducts.SquaredRowNorms(head, x);
+    public Tensor KernelDiagonalBound(PreparedInputs x)
+    {
+        CheckOwner(x);
+        if (HasStructuredKernel(x)) return StructuredKernel.Diagonal(head.Module, Parameters, x.HeadInputs, BatchSize);
+        return TangentPropagation.FirstUnknown(head.Module) is null ? DiagonalBound.Compute(head, x, BatchSize)
+                                                                    : ReverseProducts.SquaredRowNorms(head, x);
+    }
 
     private Tensor BatchJvp(PreparedInputs x, long start, long length, Tensor[] parts)
     {
@@ -173,13 +184,6 @@ internal sealed class LinearizedNetwork
         Tensor result = Products.Vjp(x.Batch(start, length), cotangents, tape);
         x.Keep(start, tape);
         return result;
-    }
-
-    private bool CheckOwner(PreparedInputs x1, PreparedInputs x2)
-    {
-        CheckOwner(x1);
-        CheckOwner(x2);
-        return true;
     }
 
     private void CheckOwner(PreparedInputs x)

@@ -26,7 +26,7 @@ internal abstract class OutputCurvature
     {
         public override Tensor Apply(Tensor u, long start)
         {
-            Tensor p = probabilities.narrow(0, start, u.shape[1]).to(u.dtype);
+            Tensor p = probabilities.narrow(0, start, u.shape[1]).to(u.dtype).to(u.device);
             return p * u - p * (p * u).sum(-1, keepdim: true);
         }
     }

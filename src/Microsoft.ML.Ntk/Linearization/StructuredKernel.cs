@@ -37,7 +37,7 @@ internal static class StructuredKernel
             var (a2, d2, _, _) = f2[l];
             long c = d1.shape[1];
             Tensor signals = d1.flatten(0, 1).matmul(d2.flatten(0, 1).t());                 // [N1·C, N2·C]
-            Tensor inputs = (weight ? a1.matmul(a2.t()) : zeros(a1.shape[0], a2.shape[0], dtype: a1.dtype)) + (bias ? 1.0 : 0.0);
+            Tensor inputs = (weight ? a1.matmul(a2.t()) : zeros(a1.shape[0], a2.shape[0], dtype: a1.dtype, device: a1.device)) + (bias ? 1.0 : 0.0);
             Tensor term = signals * inputs.repeat_interleave(c, 0).repeat_interleave(c, 1);
             kernel = kernel is null ? term : kernel.add_(term);
         }
@@ -51,7 +51,7 @@ internal static class StructuredKernel
         Tensor? diagonal = null;
         foreach (var (a, d, weight, bias) in BatchedFeatures(head, parameters, x, batchSize))
         {
-            Tensor inputs = (weight ? a.square().sum(1) : zeros(a.shape[0], dtype: a.dtype)) + (bias ? 1.0 : 0.0);
+            Tensor inputs = (weight ? a.square().sum(1) : zeros(a.shape[0], dtype: a.dtype, device: a.device)) + (bias ? 1.0 : 0.0);
             Tensor term = d.square().sum(2) * inputs.unsqueeze(1);
             diagonal = diagonal is null ? term : diagonal.add_(term);
         }

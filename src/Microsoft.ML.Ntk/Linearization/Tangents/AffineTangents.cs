@@ -67,9 +67,10 @@ internal static class AffineTangents
 
         context.AddReverseStep(cotangent =>
         {
-            if (context.IsAdapted(weight)) context.AddCotangent(weight, ConvolutionTransposes.WeightCotangent(conv, padding, a, cotangent));
+            var (input, weightCotangent) = ConvolutionTransposes.Cotangents(conv, padding, a, cotangent, seenBefore, context.IsAdapted(weight));
+            if (weightCotangent is not null) context.AddCotangent(weight, weightCotangent);
             if (context.IsAdapted(conv.bias)) context.AddCotangent(conv.bias!, cotangent.sum(new long[] { 1, 3, 4 }));
-            return seenBefore ? ConvolutionTransposes.InputCotangent(conv, padding, a.shape, cotangent) : null;
+            return input;
         });
         return (y, yDot);
     }
