@@ -5,9 +5,10 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Ntk.Linearization;
 
 /// <summary>
-/// Products through rules written for known layers: J·V by forward-mode tangent propagation (one pass carries all k
-/// tangents) and Jᵀ·U by the transposed rules, both without libtorch's autograd graph. With a primal tape, passes
-/// after the first over the same batch skip the primal computations.
+/// Products for networks of known layers. J·V by forward-mode tangent propagation: one pass carries all k tangents.
+/// Jᵀ·U by libtorch's backward pass. With a primal tape, the first pass over a batch records its primal values and
+/// keeps its autograd graph; later passes replay the values (J·V computes tangents only) or reuse the graph (Jᵀ·U
+/// runs the backward pass only).
 /// </summary>
 internal sealed class KnownLayerProducts : IJacobianProducts
 {
@@ -15,7 +16,7 @@ internal sealed class KnownLayerProducts : IJacobianProducts
 
     private KnownLayerProducts(NetworkFunction network) => this.network = network;
 
-    /// <summary>These products, or null when some module has no rule.</summary>
+    /// <summary>These products, or null when some module has no tangent rule.</summary>
     public static KnownLayerProducts? Create(NetworkFunction network) =>
         TangentPropagation.FirstUnknown(network.Module) is null ? new KnownLayerProducts(network) : null;
 
@@ -25,8 +26,11 @@ internal sealed class KnownLayerProducts : IJacobianProducts
 
     public Tensor Jvp(Tensor x, Tensor[] parameterTangents, PrimalTape? tape)
     {
-        var context = new PropagationContext(network.Parameters.Tensors, parameterTangents, tape);
-        var (output, outputTangent) = Run(x, context, tape);
+        bool recording = tape is { Replaying: false };
+        var context = new PropagationContext(network.Parameters.Tensors, parameterTangents, tape, buildGraph: recording);
+        var (output, outputTangent) = Run(x, context);
+        if (recording) tape!.KeepGraph(output);
+        tape?.EndPass();
         long k = parameterTangents[0].shape[0];
         if (outputTangent is null) return zeros(AdaptedParameters.Prepend(k, output.shape), dtype: output.dtype, device: output.device);
         return output.dim() == 1 ? outputTangent.unsqueeze(-1) : outputTangent;
@@ -34,24 +38,21 @@ internal sealed class KnownLayerProducts : IJacobianProducts
 
     public Tensor Vjp(Tensor x, Tensor cotangents, PrimalTape? tape)
     {
-        var context = new PropagationContext(network.Parameters.Tensors, tape: tape, reverse: true);
-        var (output, _) = Run(x, context, tape);
-        long k = cotangents.shape[0];
-        if (cotangents.dim() != 3 || cotangents.shape[1] != x.shape[0] || output.numel() != x.shape[0] * cotangents.shape[2])
-            throw new ArgumentException($"Cotangents must have shape [k, {x.shape[0]}, {output.numel() / x.shape[0]}] for this batch; " +
-                                        $"got {AutogradSession.Shape(cotangents)}.");
-        PropagationContext.RunReverse(context.ReverseSteps!, cotangents.reshape(AdaptedParameters.Prepend(k, output.shape)));
-        var parts = network.Parameters.Tensors
-            .Select(p => context.CotangentOf(p) ?? zeros(AdaptedParameters.Prepend(k, p.shape), dtype: p.dtype, device: p.device)).ToList();
-        return network.Parameters.Join(parts, k);
+        NetworkFunction.EnsureEvaluationMode(network.Module);
+        if (tape is { Replaying: true, GraphOutput: { } kept })
+            return ReverseProducts.VjpOnGraph(network.Parameters, kept, cotangents, tape.GraphSession, keepGraph: true);
+        var context = new PropagationContext(network.Parameters.Tensors, tape: tape, buildGraph: true);
+        var (output, _) = Run(x, context);
+        if (tape is null) return ReverseProducts.VjpOnGraph(network.Parameters, output, cotangents, new AutogradSession(), keepGraph: false);
+        tape.KeepGraph(output);
+        tape.EndPass();
+        return ReverseProducts.VjpOnGraph(network.Parameters, output, cotangents, tape.GraphSession, keepGraph: true);
     }
 
-    private (Tensor Output, Tensor? Tangent) Run(Tensor x, PropagationContext context, PrimalTape? tape)
+    private (Tensor Output, Tensor? Tangent) Run(Tensor x, PropagationContext context)
     {
         NetworkFunction.EnsureEvaluationMode(network.Module);
         using var noGrad = no_grad();
-        var result = NetworkFunction.Guard(x, () => TangentPropagation.Propagate(network.Module, x, null, context));
-        tape?.EndPass();
-        return result;
+        return NetworkFunction.Guard(x, () => TangentPropagation.Propagate(network.Module, x, null, context));
     }
 }

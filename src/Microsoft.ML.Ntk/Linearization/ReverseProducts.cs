@@ -8,21 +8,28 @@ internal static class ReverseProducts
     /// <summary>J(x)ᵀ·U on one batch for U of shape [k, B, C]; returns [k, P] in the parameters' dtype.</summary>
     public static Tensor Vjp(NetworkFunction network, Tensor x, Tensor cotangents)
     {
-        long k = cotangents.shape[0];
         using var grad = enable_grad();
-        var session = new AutogradSession();
-        Tensor output = network.Forward(x);
-        if (cotangents.dim() != 3 || cotangents.shape[1] != output.shape[0] || cotangents.shape[2] != output.shape[1])
-            throw new ArgumentException($"Cotangents must have shape [k, {output.shape[0]}, {output.shape[1]}] for this batch; " +
-                                        $"got {AutogradSession.Shape(cotangents)}.");
-        if (!output.requires_grad) return zeros(k, network.Parameters.Count, dtype: output.dtype, device: output.device); // J = 0
-        var rows = new Tensor[k];
+        return VjpOnGraph(network.Parameters, network.Forward(x), cotangents, new AutogradSession(), keepGraph: false);
+    }
+
+    /// <summary>
+    /// J(x)ᵀ·U by backward passes through the graph of <paramref name="output"/> (the batch's [B, C] or [B] outputs);
+    /// the graph is released after the last pass unless <paramref name="keepGraph"/>.
+    /// </summary>
+    public static Tensor VjpOnGraph(AdaptedParameters parameters, Tensor output, Tensor cotangents, AutogradSession session, bool keepGraph)
+    {
+        long k = cotangents.shape[0], rows = output.shape[0], columns = output.numel() / Math.Max(rows, 1);
+        if (cotangents.dim() != 3 || cotangents.shape[1] != rows || cotangents.shape[2] != columns)
+            throw new ArgumentException($"Cotangents must have shape [k, {rows}, {columns}] for this batch; got {AutogradSession.Shape(cotangents)}.");
+        if (!output.requires_grad) return zeros(k, parameters.Count, dtype: output.dtype, device: output.device); // J = 0
+        var result = new Tensor[k];
         for (long j = 0; j < k; j++)
         {
-            Tensor[] g = session.Grad(new[] { output }, network.Parameters.Tensors, new[] { cotangents[j] }, retainGraph: j < k - 1);
-            rows[j] = network.Parameters.Join(g, 1);
+            Tensor u = cotangents[j].reshape(output.shape);
+            Tensor[] g = session.Grad(new[] { output }, parameters.Tensors, new[] { u }, retainGraph: keepGraph || j < k - 1);
+            result[j] = parameters.Join(g, 1);
         }
-        return cat(rows, 0).detach();
+        return cat(result, 0).detach();
     }
 
     /// <summary>Every row ∂f_c(x_n)/∂θ of J(X), as [N·C, P]: one forward pass per input, one backward per output

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace Microsoft.ML.Ntk.Linearization.Tangents;
 
-/// <summary>Element-wise activations: y = σ(a), ẏ = σ'(a) ȧ and, in reverse, ā = σ'(a) ȳ, with σ' written out for each.</summary>
+/// <summary>Element-wise activations: y = σ(a), ẏ = σ'(a) ȧ, with σ' written out for each.</summary>
 internal static class ActivationDerivatives
 {
     public static bool IsKnown(nn.Module module) =>
@@ -31,7 +31,7 @@ internal static class ActivationDerivatives
         _ => throw new NotSupportedException($"No derivative for activation {module.GetType().Name}."),
     };
 
-    /// <summary>The slope is kept (on the tape) only where tangents or cotangents flow, i.e. after an adapted parameter.</summary>
+    /// <summary>The slope is kept (on the tape) only where tangents flow, i.e. after an adapted parameter.</summary>
     private static (Tensor, Tensor?) Apply(Tensor a, Tensor? aDot, PropagationContext context, Func<(Tensor Output, Func<Tensor> Slope)> evaluate)
     {
         Func<Tensor>? slopeOf = null;
@@ -42,8 +42,7 @@ internal static class ActivationDerivatives
             return output;
         });
         if (!context.SeenAdapted) return (y, aDot);
-        Tensor slope = context.Primal(() => (slopeOf ?? evaluate().Slope)());
-        context.AddReverseStep(cotangent => cotangent * slope);
+        Tensor slope = context.Primal(() => (slopeOf ?? evaluate().Slope)(), differentiable: false);
         return (y, aDot is null ? null : aDot * slope);
     }
 

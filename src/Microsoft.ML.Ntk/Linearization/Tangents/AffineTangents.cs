@@ -5,8 +5,8 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Ntk.Linearization.Tangents;
 
 /// <summary>
-/// The layers that hold parameters. Each is bilinear in (input, weight): forward, ẏ = layer(ȧ; W) + layer(a; Ẇ) + ḃ
-/// with the bias left out of the first two terms; reverse, the transposes of those three maps.
+/// The layers that hold parameters. Each is bilinear in (input, weight), so ẏ = layer(ȧ; W) + layer(a; Ẇ) + ḃ,
+/// with the bias left out of the first two terms.
 /// </summary>
 internal static class AffineTangents
 {
@@ -15,7 +15,7 @@ internal static class AffineTangents
         Tensor weight = layer.weight!;
         Tensor y = context.Primal(() => nn.functional.linear(a, weight, layer.bias));
         context.RecordLayer?.Invoke(layer, a, y);
-        bool seenBefore = Enter(context, weight, layer.bias);
+        context.Enter(weight, layer.bias);
 
         Tensor? yDot = aDot?.matmul(weight.t());
         if (context.TangentOf(weight) is { } wDot)
@@ -26,15 +26,6 @@ internal static class AffineTangents
         }
         if (context.TangentOf(layer.bias) is { } bDot)
             yDot = TangentPropagation.Add(yDot, Broadcast(bDot, y, channelDim: y.dim() - 1));
-
-        context.AddReverseStep(cotangent =>
-        {
-            long k = cotangent.shape[0];
-            Tensor rows = cotangent.reshape(k, -1, cotangent.shape[^1]);                  // [k, B·..., out]
-            if (context.IsAdapted(weight)) context.AddCotangent(weight, rows.transpose(1, 2).matmul(a.reshape(-1, a.shape[^1])));
-            if (context.IsAdapted(layer.bias)) context.AddCotangent(layer.bias!, rows.sum(1));
-            return seenBefore ? cotangent.matmul(weight) : null;
-        });
         return (y, yDot);
     }
 
@@ -50,7 +41,7 @@ internal static class AffineTangents
 
         Tensor y = context.Primal(() => Apply(a, weight, conv.bias));
         context.RecordLayer?.Invoke(conv, a, y);
-        bool seenBefore = Enter(context, weight, conv.bias);
+        context.Enter(weight, conv.bias);
 
         Tensor? yDot = aDot is null ? null : Unmerge(Apply(aDot.flatten(0, 1), weight, null), aDot.shape[0]);
         if (context.TangentOf(weight) is { } wDot)
@@ -64,14 +55,6 @@ internal static class AffineTangents
         }
         if (context.TangentOf(conv.bias) is { } bDot)
             yDot = TangentPropagation.Add(yDot, Broadcast(bDot, y, channelDim: 1));
-
-        context.AddReverseStep(cotangent =>
-        {
-            var (input, weightCotangent) = ConvolutionTransposes.Cotangents(conv, padding, a, cotangent, seenBefore, context.IsAdapted(weight));
-            if (weightCotangent is not null) context.AddCotangent(weight, weightCotangent);
-            if (context.IsAdapted(conv.bias)) context.AddCotangent(conv.bias!, cotangent.sum(new long[] { 1, 3, 4 }));
-            return input;
-        });
         return (y, yDot);
     }
 
@@ -83,24 +66,16 @@ internal static class AffineTangents
         Tensor y = context.Primal(() => nn.functional.batch_norm(a, norm.running_mean, norm.running_var, norm.weight, norm.bias,
                                                                   training: false, eps: norm.eps));
         context.RecordLayer?.Invoke(norm, a, y);
-        bool seenBefore = Enter(context, norm.weight, norm.bias);
+        context.Enter(norm.weight, norm.bias);
         Tensor scale = (norm.running_var! + norm.eps).rsqrt();
         if (norm.weight is not null) scale = scale * norm.weight;
-        Tensor? normalized = context.IsAdapted(norm.weight) ? context.Primal(() => Normalized(norm, a)) : null;
+        Tensor? normalized = context.IsAdapted(norm.weight) ? context.Primal(() => Normalized(norm, a), differentiable: false) : null;
 
         Tensor? yDot = aDot is null ? null : aDot * PerChannel(scale, a);
         if (context.TangentOf(norm.weight) is { } gammaDot)
             yDot = TangentPropagation.Add(yDot, normalized! * Broadcast(gammaDot, a, channelDim: 1));
         if (context.TangentOf(norm.bias) is { } betaDot)
             yDot = TangentPropagation.Add(yDot, Broadcast(betaDot, a, channelDim: 1));
-
-        context.AddReverseStep(cotangent =>
-        {
-            long[] reduce = Enumerable.Range(1, (int)cotangent.dim() - 1).Where(d => d != 2).Select(d => (long)d).ToArray();
-            if (normalized is not null) context.AddCotangent(norm.weight!, (cotangent * normalized).sum(reduce));
-            if (context.IsAdapted(norm.bias)) context.AddCotangent(norm.bias!, cotangent.sum(reduce));
-            return seenBefore ? cotangent * PerChannel(scale, a) : null;
-        });
         return (y, yDot);
     }
 
@@ -121,14 +96,6 @@ internal static class AffineTangents
             padding[d] = total / 2;
         }
         return padding;
-    }
-
-    /// <summary>Marks the layer's adapted parameters as seen; returns whether an adapted parameter came before it.</summary>
-    private static bool Enter(PropagationContext context, Tensor? weight, Tensor? bias)
-    {
-        bool before = context.SeenAdapted;
-        context.SeenAdapted |= context.IsAdapted(weight) || context.IsAdapted(bias);
-        return before;
     }
 
     private static Tensor Unmerge(Tensor merged, long k) => merged.unflatten(0, new[] { k, merged.shape[0] / k });

@@ -4,8 +4,9 @@ namespace Microsoft.ML.Ntk.Linearization.Tangents;
 
 /// <summary>
 /// The primal values (activations, derivative slopes, pooling choices) of one batch, recorded on the first pass and
-/// replayed by later passes over the same inputs, so that those passes only compute tangents or cotangents. The
-/// sequence of values a pass asks for depends only on the network and the adapted parameters, never on the mode.
+/// replayed by later passes over the same inputs, so that forward-mode passes only compute tangents. The recording
+/// pass also keeps the network's output with its autograd graph, so that reverse products need only a backward pass.
+/// The graph's saved tensors share storage with the recorded values, so <see cref="Bytes"/> counts both, roughly.
 /// </summary>
 internal sealed class PrimalTape : IDisposable
 {
@@ -17,18 +18,32 @@ internal sealed class PrimalTape : IDisposable
     /// <summary>Bytes held by the recorded values.</summary>
     public long Bytes { get; private set; }
 
-    public Tensor Take(Func<Tensor> compute)
+    /// <summary>The batch's outputs with their autograd graph, kept by the recording pass; null when none was built.</summary>
+    public Tensor? GraphOutput { get; private set; }
+
+    /// <summary>The session that guards every backward pass through <see cref="GraphOutput"/>.</summary>
+    public AutogradSession GraphSession { get; } = new();
+
+    public Tensor Next()
     {
-        if (Replaying)
-        {
-            if (position >= entries.Count) throw new InvalidOperationException("The primal tape ran out: the network changed between passes.");
-            return entries[position++];
-        }
-        Tensor value = compute().detach();
-        value.DetachFromDisposeScope();
-        entries.Add(value);
-        Bytes += value.numel() * value.ElementSize;
-        return value;
+        if (position >= entries.Count) throw new InvalidOperationException("The primal tape ran out: the network changed between passes.");
+        return entries[position++];
+    }
+
+    public void Record(Tensor value)
+    {
+        Tensor kept = value.detach();
+        kept.DetachFromDisposeScope();
+        entries.Add(kept);
+        Bytes += kept.numel() * kept.ElementSize;
+    }
+
+    /// <summary>Keeps the recording pass's output with its graph (when it has one).</summary>
+    public void KeepGraph(Tensor output)
+    {
+        if (Replaying || !output.requires_grad) return;
+        output.DetachFromDisposeScope();
+        GraphOutput = output;
     }
 
     /// <summary>Ends a pass: after the recording pass the tape replays from the start.</summary>
@@ -43,5 +58,7 @@ internal sealed class PrimalTape : IDisposable
     {
         foreach (var entry in entries) entry.Dispose();
         entries.Clear();
+        GraphOutput?.Dispose();
+        GraphOutput = null;
     }
 }

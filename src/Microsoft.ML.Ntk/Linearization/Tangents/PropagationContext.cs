@@ -4,32 +4,34 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Ntk.Linearization.Tangents;
 
 /// <summary>
-/// One pass through known layers. It carries the parameter tangents of a forward-mode pass, collects the steps of
-/// a reverse pass (each maps the cotangent of a layer's output to that of its input, adding its parameters'
-/// cotangents here), and replays primal values from a tape when the same inputs were seen before.
+/// One pass through known layers: the parameter tangents of a forward-mode pass, the tape that records or replays
+/// the batch's primal values, and whether those values should carry libtorch's autograd graph (so that reverse
+/// products can run on it, now or on later passes).
 /// </summary>
 internal sealed class PropagationContext
 {
     private readonly Dictionary<IntPtr, Tensor> tangents = new();
     private readonly HashSet<IntPtr> adapted;
-    private readonly Dictionary<IntPtr, Tensor> cotangents = new();
 
     public PropagationContext(IReadOnlyList<Tensor> adaptedParameters, IReadOnlyList<Tensor>? parameterTangents = null,
-                              PrimalTape? tape = null, bool reverse = false)
+                              PrimalTape? tape = null, bool buildGraph = false)
     {
         adapted = adaptedParameters.Select(p => p.Handle).ToHashSet();
         if (parameterTangents is not null)
             for (int i = 0; i < adaptedParameters.Count; i++) tangents[adaptedParameters[i].Handle] = parameterTangents[i];
         Tape = tape;
-        ReverseSteps = reverse ? new List<Func<Tensor, Tensor?>>() : null;
+        BuildGraph = buildGraph;
     }
 
     public PrimalTape? Tape { get; }
 
-    /// <summary>The steps of the reverse pass in forward order; null when no reverse pass is wanted.</summary>
-    public List<Func<Tensor, Tensor?>>? ReverseSteps { get; private set; }
+    /// <summary>Whether primal values are computed with an autograd graph.</summary>
+    public bool BuildGraph { get; }
 
-    /// <summary>Whether an adapted parameter was met earlier in this pass: from then on, tangents and cotangents flow.</summary>
+    /// <summary>
+    /// Whether an adapted parameter was met earlier in this pass: from then on tangents flow, and derivative slopes are
+    /// kept. It depends only on the network and the selection, so every pass asks the tape for the same values.
+    /// </summary>
     public bool SeenAdapted { get; set; }
 
     /// <summary>Called by each layer that holds parameters with (layer, input, output) as it is evaluated.</summary>
@@ -41,45 +43,27 @@ internal sealed class PropagationContext
     public Tensor? TangentOf(Tensor? parameter) =>
         parameter is not null && tangents.TryGetValue(parameter.Handle, out var tangent) ? tangent : null;
 
-    /// <summary>A primal value: from the tape when it is replaying, else computed (and recorded when it is recording).</summary>
-    public Tensor Primal(Func<Tensor> compute) => Tape is null ? compute() : Tape.Take(compute);
-
-    /// <summary>Adds a reverse step when cotangents flow through this point of the network.</summary>
-    public void AddReverseStep(Func<Tensor, Tensor?> step)
+    /// <summary>
+    /// A primal value: from the tape when it replays; else computed (with a graph when this pass builds one and the
+    /// value is differentiable) and recorded when the tape records.
+    /// </summary>
+    public Tensor Primal(Func<Tensor> compute, bool differentiable = true)
     {
-        if (ReverseSteps is not null && SeenAdapted) ReverseSteps.Add(step);
+        if (Tape is { Replaying: true }) return Tape.Next();
+        Tensor value;
+        if (BuildGraph && differentiable)
+        {
+            using var grad = enable_grad();
+            value = compute();
+        }
+        else
+        {
+            value = compute();
+        }
+        Tape?.Record(value);
+        return value;
     }
 
-    /// <summary>Adds the cotangent [k, *shape] of an adapted parameter.</summary>
-    public void AddCotangent(Tensor parameter, Tensor cotangent)
-    {
-        cotangents[parameter.Handle] = cotangents.TryGetValue(parameter.Handle, out var sum) ? sum + cotangent : cotangent;
-    }
-
-    /// <summary>The accumulated cotangent of <paramref name="parameter"/>, or null when nothing reached it.</summary>
-    public Tensor? CotangentOf(Tensor parameter) => cotangents.TryGetValue(parameter.Handle, out var c) ? c : null;
-
-    /// <summary>Runs the reverse steps from last to first, starting from the cotangent of the network's output.</summary>
-    public static Tensor? RunReverse(IReadOnlyList<Func<Tensor, Tensor?>> steps, Tensor outputCotangent)
-    {
-        Tensor? cotangent = outputCotangent;
-        for (int i = steps.Count - 1; i >= 0 && cotangent is not null; i--) cotangent = steps[i](cotangent);
-        return cotangent;
-    }
-
-    /// <summary>Collects the reverse steps of a sub-path (a branch of a residual block) separately.</summary>
-    public List<Func<Tensor, Tensor?>>? BeginBranch()
-    {
-        var outer = ReverseSteps;
-        if (outer is not null) ReverseSteps = new List<Func<Tensor, Tensor?>>();
-        return outer;
-    }
-
-    /// <summary>Ends a branch begun by <see cref="BeginBranch"/>; returns its steps.</summary>
-    public List<Func<Tensor, Tensor?>> EndBranch(List<Func<Tensor, Tensor?>>? outer)
-    {
-        var branch = ReverseSteps ?? new List<Func<Tensor, Tensor?>>();
-        ReverseSteps = outer;
-        return branch;
-    }
+    /// <summary>Marks the layer's adapted parameters as seen.</summary>
+    public void Enter(Tensor? weight, Tensor? bias) => SeenAdapted |= IsAdapted(weight) || IsAdapted(bias);
 }

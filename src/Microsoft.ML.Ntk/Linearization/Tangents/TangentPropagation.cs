@@ -6,10 +6,9 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Ntk.Linearization.Tangents;
 
 /// <summary>
-/// Differentiation written for known layers. Forward mode: each layer maps (activation a, tangent ȧ) to (output y,
-/// tangent ẏ), adding the terms of its own adapted parameters; tangents carry k directions in a leading dimension
-/// (ȧ is [k, B, ...] while a is [B, ...]) and a null tangent means zero, so a frozen prefix costs one plain forward
-/// pass. Reverse mode: the same walk leaves one reverse step per layer in the context.
+/// Forward-mode differentiation written for known layers: each layer maps (activation a, tangent ȧ) to (output y,
+/// tangent ẏ), adding the terms of its own adapted parameters. Tangents carry k directions in a leading dimension
+/// (ȧ is [k, B, ...] while a is [B, ...]); a null tangent means zero, so a frozen prefix costs one plain forward pass.
 /// </summary>
 internal static class TangentPropagation
 {
@@ -22,8 +21,7 @@ internal static class TangentPropagation
             Conv2d conv => AffineTangents.Conv2d(conv, a, aDot, context),
             BatchNorm norm => AffineTangents.BatchNorm(norm, a, aDot, context),
             MaxPool2d pool => PoolingTangents.MaxPool(pool, a, aDot, context),
-            AvgPool2d or AdaptiveAvgPool2d => PoolingTangents.LinearPool((nn.Module<Tensor, Tensor>)module, a, aDot, context),
-            Flatten flatten => Reshape(flatten, a, aDot, context),
+            AvgPool2d or AdaptiveAvgPool2d or Flatten => LinearMap((nn.Module<Tensor, Tensor>)module, a, aDot, context),
             Dropout or Identity => (a, aDot),
             _ when ActivationDerivatives.IsKnown(module) => ActivationDerivatives.Propagate(module, a, aDot, context),
             _ => throw new NotSupportedException($"No tangent rule for module type {module.GetType().Name}."),
@@ -50,42 +48,26 @@ internal static class TangentPropagation
         return (a, aDot);
     }
 
-    /// <summary>y = relu(main(a) + shortcut(a)): each branch keeps its own reverse steps; their input cotangents add up.</summary>
+    /// <summary>y = relu(main(a) + shortcut(a)).</summary>
     private static (Tensor, Tensor?) PropagateResidual(ResidualBlock block, Tensor a, Tensor? aDot, PropagationContext context)
     {
-        bool seenBefore = context.SeenAdapted;
-        var outer = context.BeginBranch();
         var (h, hDot) = Propagate(block.conv1, a, aDot, context);
         (h, hDot) = Propagate(block.bn1, h, hDot, context);
         (h, hDot) = ActivationDerivatives.Relu(h, hDot, context);
         (h, hDot) = Propagate(block.conv2, h, hDot, context);
         (h, hDot) = Propagate(block.bn2, h, hDot, context);
-        var main = context.EndBranch(outer);
-        bool seenInMain = context.SeenAdapted;
-
-        context.SeenAdapted = seenBefore;
-        outer = context.BeginBranch();
         var (s, sDot) = Propagate(block.shortcut, a, aDot, context);
-        var shortcut = context.EndBranch(outer);
-        context.SeenAdapted |= seenInMain;
-
-        var sum = context.Primal(() => h + s);
-        context.AddReverseStep(cotangent =>
-        {
-            Tensor? fromMain = PropagationContext.RunReverse(main, cotangent);
-            Tensor? fromShortcut = shortcut.Count > 0 ? PropagationContext.RunReverse(shortcut, cotangent) : cotangent;
-            return seenBefore ? Add(fromMain, fromShortcut) : null;
-        });
+        Tensor sum = context.Primal(() => h + s);
         return ActivationDerivatives.Relu(sum, Add(hDot, sDot), context);
     }
 
-    /// <summary>Flatten: a reshape of the tangent and, in reverse, of the cotangent.</summary>
-    private static (Tensor, Tensor?) Reshape(Flatten flatten, Tensor a, Tensor? aDot, PropagationContext context)
+    /// <summary>A layer that is linear in its input and treats batch rows independently: apply it to the tangent too.</summary>
+    private static (Tensor, Tensor?) LinearMap(nn.Module<Tensor, Tensor> module, Tensor a, Tensor? aDot, PropagationContext context)
     {
-        Tensor y = context.Primal(() => flatten.call(a));
-        long[] inputShape = a.shape;
-        context.AddReverseStep(cotangent => cotangent.reshape(AdaptedParameters.Prepend(cotangent.shape[0], inputShape)));
-        return (y, aDot?.reshape(AdaptedParameters.Prepend(aDot.shape[0], y.shape)));
+        Tensor y = context.Primal(() => module.call(a));
+        if (aDot is null) return (y, null);
+        Tensor merged = module.call(aDot.flatten(0, 1));
+        return (y, merged.unflatten(0, new[] { aDot.shape[0], aDot.shape[1] }));
     }
 
     internal static Tensor? Add(Tensor? x, Tensor? y) => x is null ? y : y is null ? x : x + y;
