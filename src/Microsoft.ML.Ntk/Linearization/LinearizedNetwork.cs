@@ -78,14 +78,7 @@ internal sealed class LinearizedNetwork
     public Tensor Vjp(PreparedInputs x, Tensor cotangents)
     {
         CheckCotangents(x, cotangents);
-        using var scope = NewDisposeScope();
-        Tensor sum = zeros(cotangents.shape[0], Parameters.Count, dtype: ScalarType.Float64, device: Parameters.Device);
-        foreach (var (start, length) in DataBatches.Of(x.Count, BatchSize))
-        {
-            using var batchScope = NewDisposeScope();
-            sum.add_(BatchVjp(x, start, length, cotangents.narrow(1, start, length)).to(ScalarType.Float64));
-        }
-        return scope.MoveToOuter(sum.to(Parameters.DType));
+        return SumOverBatches(x, (start, length) => BatchVjp(x, start, length, cotangents.narrow(1, start, length)), cotangents.shape[0]);
     }
 
     /// <summary>K(X1, X2)·V = J(X1) J(X2)ᵀ V for V of shape [k, N2, C]; returns [k, N1, C].</summary>
@@ -101,14 +94,22 @@ internal sealed class LinearizedNetwork
     {
         CheckOwner(x);
         CheckTangents(tangents);
-        using var scope = NewDisposeScope();
         Tensor[] parts = Parameters.Split(tangents);
-        Tensor sum = zeros(tangents.shape[0], Parameters.Count, dtype: ScalarType.Float64, device: Parameters.Device);
-        foreach (var (start, length) in DataBatches.Of(x.Count, BatchSize))
+        return SumOverBatches(x, (start, length) =>
+            BatchVjp(x, start, length, curvature.Apply(BatchJvp(x, start, length, parts), start)), tangents.shape[0]);
+    }
+
+    /// <summary>Σ over batches of a [k, P] term, accumulated in float64 when there is more than one batch.</summary>
+    private Tensor SumOverBatches(PreparedInputs x, Func<long, long, Tensor> term, long k)
+    {
+        using var scope = NewDisposeScope();
+        var batches = DataBatches.Of(x.Count, BatchSize).ToList();
+        if (batches.Count == 1) return scope.MoveToOuter(term(0, x.Count));
+        Tensor sum = zeros(k, Parameters.Count, dtype: ScalarType.Float64, device: Parameters.Device);
+        foreach (var (start, length) in batches)
         {
             using var batchScope = NewDisposeScope();
-            Tensor lambdaJv = curvature.Apply(BatchJvp(x, start, length, parts), start);
-            sum.add_(BatchVjp(x, start, length, lambdaJv).to(ScalarType.Float64));
+            sum.add_(term(start, length).to(ScalarType.Float64));
         }
         return scope.MoveToOuter(sum.to(Parameters.DType));
     }
