@@ -1,0 +1,50 @@
+using System.Diagnostics;
+using Microsoft.ML.Ntk.LinearAlgebra;
+using Microsoft.ML.Ntk.Linearization;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Ntk.Inference;
+
+/// <summary>
+/// The dense strategy: the explicit kernel K0 = J Jᵀ (structured for fully connected heads), hyperparameters by the exact
+/// marginal likelihood in K0's eigenbasis, then one Cholesky factorization of s² K0 + σ² I (with jitter if needed).
+/// </summary>
+internal static class DenseRegression
+{
+    public static RegressionPosterior Fit(RegressionProblem problem, RegressionSettings settings)
+    {
+        var clock = Stopwatch.StartNew();
+        var cancellation = settings.SolverOrDefault.Cancellation;
+        using var scope = NewDisposeScope();
+        Tensor kernel = problem.Network.Kernel(problem.Inputs, problem.Inputs);
+        cancellation.ThrowIfCancellationRequested();
+
+        Tensor baseline = settings.Mean == PriorMean.Constant ? zeros_like(problem.Targets) : problem.PriorMeanValues(settings.Mean, Array.Empty<double>());
+        Tensor centered = problem.Targets - baseline;
+        var likelihood = new ExactMarginalLikelihood(kernel, centered, settings.Mean == PriorMean.Constant ? (int)problem.Outputs : null);
+        var learned = HyperparameterLearning.Learn(likelihood, settings.Hyperparameters, centered.var().item<double>(),
+                                                   kernel.diagonal().mean().item<double>(), cancellation);
+
+        Tensor system = learned.PriorVariance * kernel + learned.NoiseVariance * eye(problem.Size, dtype: ScalarType.Float64);
+        var cholesky = DenseCholesky.Factor(system);
+        Tensor residual = problem.Targets - problem.PriorMeanValues(settings.Mean, learned.ConstantMean);
+        Tensor alpha = cholesky.Solve(residual.unsqueeze(1)).squeeze(1);
+        Tensor shift = ParameterShift(problem, alpha, learned.PriorVariance);
+
+        var warnings = new List<string>();
+        if (!learned.Converged) warnings.Add($"The hyperparameter search stopped after {learned.Iterations} iterations before its gradient vanished.");
+        if (cholesky.Jitter > 0) warnings.Add($"A jitter of {cholesky.Jitter:E2} was added to the kernel's diagonal.");
+        var report = new FitReport(InferenceStrategy.Dense, learned.PriorVariance, learned.NoiseVariance, learned.ConstantMean,
+                                   learned.LogMarginalLikelihood, learned.Iterations, learned.Converged, SolverIterations: 0,
+                                   SolverResidual: 0, SolverConverged: true, cholesky.Jitter, clock.Elapsed, warnings);
+        return new RegressionPosterior(problem.Network, settings.Mean, learned.ConstantMean, learned.PriorVariance, learned.NoiseVariance,
+                                       scope.MoveToOuter(shift), problem.Inputs, KernelInverseRoot.FromCholesky(scope.MoveToOuter(cholesky.Lower)), report);
+    }
+
+    /// <summary>Δθ = s² Jᵀ α, in float64.</summary>
+    internal static Tensor ParameterShift(RegressionProblem problem, Tensor alpha, double priorVariance)
+    {
+        Tensor cotangent = alpha.reshape(1, problem.Count, problem.Outputs).to(problem.Network.Parameters.DType);
+        return priorVariance * problem.Network.Vjp(problem.Inputs, cotangent)[0].to(ScalarType.Float64);
+    }
+}

@@ -1,0 +1,16 @@
+namespace Microsoft.ML.Ntk.Inference;
+
+/// <summary>
+/// The prior variance s² (the scale of the kernel s² J Jᵀ) and the noise variance σ², each either fixed by the
+/// user (a value) or learned (null).
+/// </summary>
+internal sealed record HyperparameterSpec(double? PriorVariance, double? NoiseVariance)
+{
+    public void Validate()
+    {
+        if (PriorVariance is { } s && !(s > 0 && double.IsFinite(s)))
+            throw new ArgumentOutOfRangeException(nameof(PriorVariance), s, "The prior variance must be positive and finite.");
+        if (NoiseVariance is { } n && !(n > 0 && double.IsFinite(n)))
+            throw new ArgumentOutOfRangeException(nameof(NoiseVariance), n, "The noise variance must be positive and finite.");
+    }
+}

@@ -1,0 +1,47 @@
+using Microsoft.ML.Ntk.Linearization;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Ntk.Inference;
+
+/// <summary>
+/// Training data made ready for inference: the prepared inputs, the targets y and the pretrained outputs f0, both
+/// flattened to [N·C] in float64 with entry n·C + c for input n and output c (the kernel's layout).
+/// </summary>
+internal sealed class RegressionProblem
+{
+    public RegressionProblem(LinearizedNetwork network, Tensor inputs, Tensor targets)
+    {
+        if (targets.dim() != 2 || targets.shape[0] != inputs.shape[0])
+            throw new ArgumentException($"Targets must have shape [{inputs.shape[0]}, C] (one row per input); got [{string.Join(", ", targets.shape)}].");
+        if (!targets.isfinite().all().item<bool>())
+            throw new ArgumentException($"The targets hold NaN or infinite values (first at row {FirstNonFiniteRow(targets)}).");
+        Network = network;
+        Inputs = network.Prepare(inputs);
+        Tensor outputs = network.Output(Inputs).to(ScalarType.Float64);
+        if (outputs.shape[1] != targets.shape[1])
+            throw new ArgumentException($"The network has {outputs.shape[1]} outputs but the targets have {targets.shape[1]} columns.");
+        Count = targets.shape[0];
+        Outputs = targets.shape[1];
+        Targets = targets.to(ScalarType.Float64).reshape(-1).DetachFromDisposeScope();
+        PretrainedOutputs = outputs.reshape(-1).DetachFromDisposeScope();
+    }
+
+    public LinearizedNetwork Network { get; }
+    public PreparedInputs Inputs { get; }
+    public long Count { get; }
+    public long Outputs { get; }
+    public long Size => Count * Outputs;
+    public Tensor Targets { get; }
+    public Tensor PretrainedOutputs { get; }
+
+    /// <summary>m(X) flattened, for a prior mean and (for the constant mean) its values per output.</summary>
+    public Tensor PriorMeanValues(PriorMean mean, double[] constant) => mean switch
+    {
+        PriorMean.Network => PretrainedOutputs,
+        PriorMean.Zero => zeros_like(Targets),
+        _ => tensor(constant, dtype: ScalarType.Float64).repeat(Count),
+    };
+
+    private static long FirstNonFiniteRow(Tensor targets) =>
+        (~targets.isfinite()).any(1).nonzero()[0, 0].item<long>();
+}
