@@ -2,14 +2,16 @@ namespace Microsoft.ML.Ntk.Inference;
 
 /// <summary>
 /// Maximizes a smooth function of a few variables (here log hyperparameters) by BFGS with a backtracking line search.
-/// The function returns its value and gradient; a non-finite value counts as a failed step.
+/// The function returns its value and gradient; a non-finite value counts as a failed step. It has converged when the
+/// gradient norm is below the tolerance, or when steps no longer change the value (rounding has been reached) while the
+/// gradient is within a hundred times the tolerance.
 /// </summary>
 internal static class QuasiNewton
 {
     public sealed record Result(double[] Point, double Value, int Iterations, double GradientNorm, bool Converged);
 
     public static Result Maximize(Func<double[], (double Value, double[] Gradient)> function, double[] start,
-                                  double gradientTolerance = 1e-7, int maxIterations = 200, CancellationToken cancellation = default)
+                                  double gradientTolerance = 1e-6, int maxIterations = 200, CancellationToken cancellation = default)
     {
         int d = start.Length;
         double[] x = (double[])start.Clone();
@@ -32,6 +34,9 @@ internal static class QuasiNewton
                 step *= 0.5;
                 if (step < 1e-12) return new Result(x, value, iteration, Norm(gradient), Norm(gradient) <= gradientTolerance * 100);
             }
+            bool stalled = nextValue - value <= 1e-15 * Math.Max(1, Math.Abs(value));
+            if (stalled && Norm(nextGradient) <= 100 * gradientTolerance)
+                return new Result(next, nextValue, iteration + 1, Norm(nextGradient), Converged: true);
             double[] s = Subtract(next, x), y = Subtract(gradient, nextGradient); // y: change of the negated gradient
             double sy = Dot(s, y);
             if (sy > 1e-12) inverseHessian = Update(inverseHessian, s, y, sy);
