@@ -8,7 +8,7 @@ namespace Microsoft.ML.Ntk.Inference;
 /// log p = −½ Σ r̃_i² / d_i − ½ Σ log d_i − (n/2) log 2π. A constant mean (one value per output) is profiled out by
 /// generalized least squares at each (s², σ²); by the envelope theorem the gradient keeps the same form.
 /// </summary>
-internal sealed class ExactMarginalLikelihood
+internal sealed class ExactMarginalLikelihood : IMarginalLikelihood
 {
     private readonly double[] eigenvalues;
     private readonly double[] rotatedResidual;

@@ -13,7 +13,7 @@ internal static class HyperparameterLearning
 {
     private static readonly double[] NoiseFractions = { 0.01, 0.1, 0.5 };
 
-    public static LearnedHyperparameters Learn(ExactMarginalLikelihood likelihood, HyperparameterSpec spec,
+    public static LearnedHyperparameters Learn(IMarginalLikelihood likelihood, HyperparameterSpec spec,
                                                double residualVariance, double meanKernelDiagonal, CancellationToken cancellation)
     {
         spec.Validate();
@@ -30,7 +30,7 @@ internal static class HyperparameterLearning
         return best!;
     }
 
-    private static LearnedHyperparameters FromStart(ExactMarginalLikelihood likelihood, HyperparameterSpec spec,
+    private static LearnedHyperparameters FromStart(IMarginalLikelihood likelihood, HyperparameterSpec spec,
                                                     double priorStart, double noiseStart, CancellationToken cancellation)
     {
         bool learnPrior = spec.PriorVariance is null, learnNoise = spec.NoiseVariance is null;
@@ -59,7 +59,7 @@ internal static class HyperparameterLearning
         return Finish(likelihood, finalPrior, finalNoise, result.Iterations, result.Converged);
     }
 
-    private static LearnedHyperparameters Finish(ExactMarginalLikelihood likelihood, double prior, double noise, int iterations, bool converged)
+    private static LearnedHyperparameters Finish(IMarginalLikelihood likelihood, double prior, double noise, int iterations, bool converged)
     {
         var (value, _, _, constant) = likelihood.Evaluate(prior, noise);
         return new LearnedHyperparameters(prior, noise, constant, value, iterations, converged);

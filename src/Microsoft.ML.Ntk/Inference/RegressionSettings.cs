@@ -2,13 +2,21 @@ using Microsoft.ML.Ntk.LinearAlgebra;
 
 namespace Microsoft.ML.Ntk.Inference;
 
-/// <summary>Everything a regression fit is told: the prior mean, fixed or learned hyperparameters, the strategy and the solver's limits.</summary>
+/// <summary>
+/// Everything a regression fit is told: the prior mean, fixed or learned hyperparameters, the strategy and the solver's
+/// limits; for the iterative strategies also the Rademacher probes and Lanczos steps of the stochastic marginal
+/// likelihood (and of the variance root), the rank of the pivoted-Cholesky preconditioner, and the seed of the probes.
+/// </summary>
 internal sealed record RegressionSettings(
     PriorMean Mean = PriorMean.Network,
     double? PriorVariance = null,
     double? NoiseVariance = null,
     InferenceStrategy Strategy = InferenceStrategy.Auto,
-    SolverSettings? Solver = null)
+    SolverSettings? Solver = null,
+    int Probes = 16,
+    int LanczosSteps = 100,
+    int PreconditionerRank = 30,
+    int Seed = 0)
 {
     public HyperparameterSpec Hyperparameters => new(PriorVariance, NoiseVariance);
     public SolverSettings SolverOrDefault => Solver ?? new SolverSettings();

@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using Microsoft.ML.Ntk.LinearAlgebra;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Ntk.Inference;
+
+/// <summary>
+/// The function-space strategy, matrix-free: hyperparameters by stochastic Lanczos quadrature of the marginal likelihood
+/// (one tridiagonalization of K0 serves every (s², σ²)), then α = (s² K0 + σ² I)⁻¹ (y − m) by preconditioned conjugate
+/// gradients (pivoted-Cholesky preconditioner on the kernel's diagonal bound), and a Lanczos root for the variance.
+/// A constant mean is set by generalized least squares at the final hyperparameters (the search holds it at the
+/// per-output sample mean).
+/// </summary>
+internal static class FunctionSpaceRegression
+{
+    public static RegressionPosterior Fit(RegressionProblem problem, RegressionSettings settings)
+    {
+        var clock = Stopwatch.StartNew();
+        var solver = settings.SolverOrDefault;
+        using var scope = NewDisposeScope();
+        int outputs = (int)problem.Outputs;
+        var kernel = new KernelOperator(problem.Network, problem.Inputs, problem.Outputs);
+        double[] sampleMean = settings.Mean == PriorMean.Constant
+            ? problem.Targets.reshape(-1, outputs).mean(new long[] { 0 }).data<double>().ToArray() : Array.Empty<double>();
+        Tensor residual = problem.Targets - problem.PriorMeanValues(settings.Mean, sampleMean);
+
+        var likelihood = new LanczosMarginalLikelihood(kernel, residual, settings.Probes, (int)Math.Min(settings.LanczosSteps, problem.Size),
+                                                       settings.Seed, sampleMean);
+        var learned = HyperparameterLearning.Learn(likelihood, settings.Hyperparameters, residual.var().item<double>(),
+                                                   EstimatedMeanDiagonal(kernel, settings.Seed), solver.Cancellation);
+
+        var system = kernel.Scaled(learned.PriorVariance).WithAddedDiagonal(learned.NoiseVariance);
+        Tensor bound = problem.Network.KernelDiagonalBound(problem.Inputs).reshape(-1);
+        Tensor factor = PivotedCholesky.Factor(kernel.Scaled(learned.PriorVariance), settings.PreconditionerRank, diagonal: learned.PriorVariance * bound);
+        var preconditioner = new LowRankPlusNoisePreconditioner(factor, learned.NoiseVariance);
+
+        Tensor targets = problem.Targets - problem.PriorMeanValues(settings.Mean == PriorMean.Constant ? PriorMean.Zero : settings.Mean, sampleMean);
+        Tensor rhs = settings.Mean == PriorMean.Constant ? cat(new[] { targets.unsqueeze(1), Design(problem) }, 1) : targets.unsqueeze(1);
+        var solve = ConjugateGradients.Solve(system, rhs, preconditioner, solver);
+        var (alpha, constant) = settings.Mean == PriorMean.Constant ? ProfileConstant(solve.Solution, rhs) : (solve.Solution[.., 0], sampleMean);
+        Tensor shift = DenseRegression.ParameterShift(problem, alpha, learned.PriorVariance);
+        var root = KernelInverseRoot.FromLanczos(likelihood.Basis, likelihood.ResidualTridiagonal, learned.PriorVariance, learned.NoiseVariance);
+
+        var report = new FitReport(InferenceStrategy.FunctionSpace, learned.PriorVariance, learned.NoiseVariance, constant,
+                                   learned.LogMarginalLikelihood, learned.Iterations, learned.Converged, solve.Iterations,
+                                   solve.WorstResidual, solve.Converged, Jitter: 0, clock.Elapsed, Warnings(solve, learned, solver));
+        return new RegressionPosterior(problem.Network, settings.Mean, constant, learned.PriorVariance, learned.NoiseVariance,
+                                       scope.MoveToOuter(shift), problem.Inputs, Keep(root, scope), report);
+    }
+
+    /// <summary>H: column c is the indicator of output c, [N·C, C].</summary>
+    private static Tensor Design(RegressionProblem problem) =>
+        eye(problem.Outputs, dtype: ScalarType.Float64).repeat(problem.Count, 1);
+
+    /// <summary>From K⁻¹ [y, H]: b = (Hᵀ K⁻¹ H)⁻¹ Hᵀ K⁻¹ y and α = K⁻¹ y − K⁻¹ H b.</summary>
+    private static (Tensor Alpha, double[] Constant) ProfileConstant(Tensor solutions, Tensor rhs)
+    {
+        Tensor kInvY = solutions[.., 0], kInvH = solutions[.., 1..];
+        Tensor h = rhs[.., 1..];
+        Tensor b = linalg.solve(h.t().matmul(kInvH), h.t().matmul(kInvY));
+        return (kInvY - kInvH.matmul(b), b.data<double>().ToArray());
+    }
+
+    /// <summary>tr(K0)/n by Hutchinson with a few Rademacher probes: a scale for the starting s², not more.</summary>
+    private static double EstimatedMeanDiagonal(LinearOperator kernel, int seed)
+    {
+        using var scope = NewDisposeScope();
+        Tensor z = randint(0, 2, new long[] { kernel.Rows, 4 }, generator: new Generator((ulong)seed + 1), dtype: ScalarType.Float64) * 2 - 1;
+        return (z * kernel.Multiply(z).to(ScalarType.Float64)).sum().item<double>() / (4.0 * kernel.Rows);
+    }
+
+    private static List<string> Warnings(SolveResult solve, LearnedHyperparameters learned, SolverSettings solver)
+    {
+        var warnings = new List<string>();
+        if (!solve.Converged)
+            warnings.Add($"Conjugate gradients stopped at {solve.Iterations} iterations with a relative residual of {solve.WorstResidual:E2} " +
+                         $"(tolerance {solver.Tolerance:E1}); raise MaxIterations or loosen Tolerance.");
+        if (!learned.Converged)
+            warnings.Add($"The hyperparameter search stopped after {learned.Iterations} iterations before its gradient vanished.");
+        return warnings;
+    }
+
+    private static KernelInverseRoot Keep(KernelInverseRoot root, DisposeScope scope)
+    {
+        scope.MoveToOuter(root.LowerCholesky);
+        if (root.Basis is not null) scope.MoveToOuter(root.Basis);
+        return root;
+    }
+}
