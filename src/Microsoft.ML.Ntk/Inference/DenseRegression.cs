@@ -38,7 +38,9 @@ internal static class DenseRegression
                                    learned.LogMarginalLikelihood, learned.Iterations, learned.Converged, SolverIterations: 0,
                                    SolverResidual: 0, SolverConverged: true, cholesky.Jitter, clock.Elapsed, warnings);
         return new RegressionPosterior(problem.Network, settings.Mean, learned.ConstantMean, learned.PriorVariance, learned.NoiseVariance,
-                                       scope.MoveToOuter(shift), problem.Inputs, KernelInverseRoot.FromCholesky(scope.MoveToOuter(cholesky.Lower)), report);
+                                       scope.MoveToOuter(shift),
+                                       new KernelSpaceVariance(problem.Network, problem.Inputs, KernelInverseRoot.FromCholesky(scope.MoveToOuter(cholesky.Lower)), learned.PriorVariance),
+                                       report);
     }
 
     /// <summary>Δθ = s² Jᵀ α, in float64.</summary>

@@ -28,7 +28,7 @@ internal static class FunctionSpaceRegression
         var likelihood = new LanczosMarginalLikelihood(kernel, residual, settings.Probes, (int)Math.Min(settings.LanczosSteps, problem.Size),
                                                        settings.Seed, sampleMean);
         var learned = HyperparameterLearning.Learn(likelihood, settings.Hyperparameters, residual.var().item<double>(),
-                                                   EstimatedMeanDiagonal(kernel, settings.Seed), solver.Cancellation);
+                                                   Traces.Hutchinson(kernel, 4, settings.Seed) / problem.Size, solver.Cancellation);
 
         var system = kernel.Scaled(learned.PriorVariance).WithAddedDiagonal(learned.NoiseVariance);
         Tensor bound = problem.Network.KernelDiagonalBound(problem.Inputs).reshape(-1);
@@ -46,7 +46,8 @@ internal static class FunctionSpaceRegression
                                    learned.LogMarginalLikelihood, learned.Iterations, learned.Converged, solve.Iterations,
                                    solve.WorstResidual, solve.Converged, Jitter: 0, clock.Elapsed, Warnings(solve, learned, solver));
         return new RegressionPosterior(problem.Network, settings.Mean, constant, learned.PriorVariance, learned.NoiseVariance,
-                                       scope.MoveToOuter(shift), problem.Inputs, Keep(root, scope), report);
+                                       scope.MoveToOuter(shift), new KernelSpaceVariance(problem.Network, problem.Inputs, Keep(root, scope), learned.PriorVariance),
+                                       report);
     }
 
     /// <summary>H: column c is the indicator of output c, [N·C, C].</summary>
@@ -60,14 +61,6 @@ internal static class FunctionSpaceRegression
         Tensor h = rhs[.., 1..];
         Tensor b = linalg.solve(h.t().matmul(kInvH), h.t().matmul(kInvY));
         return (kInvY - kInvH.matmul(b), b.data<double>().ToArray());
-    }
-
-    /// <summary>tr(K0)/n by Hutchinson with a few Rademacher probes: a scale for the starting s², not more.</summary>
-    private static double EstimatedMeanDiagonal(LinearOperator kernel, int seed)
-    {
-        using var scope = NewDisposeScope();
-        Tensor z = randint(0, 2, new long[] { kernel.Rows, 4 }, generator: new Generator((ulong)seed + 1), dtype: ScalarType.Float64) * 2 - 1;
-        return (z * kernel.Multiply(z).to(ScalarType.Float64)).sum().item<double>() / (4.0 * kernel.Rows);
     }
 
     private static List<string> Warnings(SolveResult solve, LearnedHyperparameters learned, SolverSettings solver)

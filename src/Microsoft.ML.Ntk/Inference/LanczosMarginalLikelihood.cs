@@ -27,7 +27,7 @@ internal sealed class LanczosMarginalLikelihood : IMarginalLikelihood
         Tensor starts = cat(new[] { residual.to(ScalarType.Float64).reshape(-1, 1), z }, 1);
         var lanczos = Lanczos.Tridiagonalize(kernel, starts, steps);
         Tensor norms = starts.square().sum(dim: 0);
-        var nodes = Enumerable.Range(0, probes + 1).Select(j => Nodes(lanczos.Tridiagonal(j), norms[j].item<double>())).ToArray();
+        var nodes = Enumerable.Range(0, probes + 1).Select(j => QuadratureNodes.Of(lanczos.Tridiagonal(j), norms[j].item<double>())).ToArray();
         residualNodes = nodes[0];
         probeNodes = nodes[1..];
         Steps = lanczos.Steps;
@@ -45,39 +45,16 @@ internal sealed class LanczosMarginalLikelihood : IMarginalLikelihood
 
     public (double Value, double DPrior, double DNoise, double[] Constant) Evaluate(double priorVariance, double noiseVariance)
     {
-        var (quadratic, quadraticPrior, quadraticNoise) = Sums(residualNodes, priorVariance, noiseVariance, inverse: true);
+        var (quadratic, quadraticPrior, quadraticNoise) = QuadratureNodes.Sum(residualNodes, priorVariance, noiseVariance, inverse: true);
         double logDet = 0, logDetPrior = 0, logDetNoise = 0;
         foreach (var probe in probeNodes)
         {
-            var (value, prior, noise) = Sums(probe, priorVariance, noiseVariance, inverse: false);
+            var (value, prior, noise) = QuadratureNodes.Sum(probe, priorVariance, noiseVariance, inverse: false);
             logDet += value / probeNodes.Length;
             logDetPrior += prior / probeNodes.Length;
             logDetNoise += noise / probeNodes.Length;
         }
         double lml = -0.5 * quadratic - 0.5 * logDet - 0.5 * size * Math.Log(2 * Math.PI);
         return (lml, -0.5 * quadraticPrior - 0.5 * logDetPrior, -0.5 * quadraticNoise - 0.5 * logDetNoise, constant);
-    }
-
-    /// <summary>Σ w g(s²θ + σ²) and its derivatives in s² and σ², for g = 1/d (inverse) or g = log d.</summary>
-    private static (double Value, double DPrior, double DNoise) Sums((double Weight, double Node)[] nodes, double s2, double n2, bool inverse)
-    {
-        double value = 0, dPrior = 0, dNoise = 0;
-        foreach (var (w, theta) in nodes)
-        {
-            double d = s2 * theta + n2;
-            double slope = inverse ? -1 / (d * d) : 1 / d;
-            value += w * (inverse ? 1 / d : Math.Log(d));
-            dPrior += w * slope * theta;
-            dNoise += w * slope;
-        }
-        return (value, dPrior, dNoise);
-    }
-
-    private static (double Weight, double Node)[] Nodes(Tensor tridiagonal, double squaredNorm)
-    {
-        var (values, vectors) = linalg.eigh(tridiagonal);
-        double[] theta = values.clamp_min(0).data<double>().ToArray();
-        double[] tau = vectors[0].data<double>().ToArray();
-        return theta.Select((t, i) => (squaredNorm * tau[i] * tau[i], t)).ToArray();
     }
 }

@@ -6,16 +6,17 @@ namespace Microsoft.ML.Ntk.Inference;
 /// <summary>
 /// The fitted Gaussian-process posterior of a regression: predictive mean μ(x*) = m(x*) + J(x*) Δθ, with Δθ = s² Jᵀ α
 /// the posterior-mean shift of the adapted parameters, and latent variance v(x*) = s² k0(x*, x*) − s⁴ |Rᵀ k0(X, x*)|².
-/// State: Δθ (P values), s², σ², the constant mean (C values), the training inputs as the adapted part of the network
-/// sees them (N × the head's input size), and the root R (the dense strategy keeps an (N·C)² Cholesky factor).
-/// In float64: 8 (P + (N·C)² + C + 2) bytes plus the training inputs. Predicting never refits.
+/// State: Δθ (P values), s², σ², the constant mean (C values) and what the variance needs (see
+/// <see cref="IPosteriorVariance"/>): dense, the training inputs as the adapted part of the network sees them and an
+/// (N·C)² Cholesky factor, so 8 (P + (N·C)² + C + 2) bytes plus the inputs; function space, the inputs and an N·C × m
+/// Lanczos root; weight space, a P × m basis and an m² factor. Predicting never refits.
 /// </summary>
 internal sealed class RegressionPosterior
 {
     private const int PredictionBatch = 64;
 
     public RegressionPosterior(LinearizedNetwork network, PriorMean mean, double[] constantMean, double priorVariance,
-                               double noiseVariance, Tensor parameterShift, PreparedInputs training, KernelInverseRoot root, FitReport report)
+                               double noiseVariance, Tensor parameterShift, IPosteriorVariance variance, FitReport report)
     {
         Network = network;
         Mean = mean;
@@ -23,8 +24,7 @@ internal sealed class RegressionPosterior
         PriorVariance = priorVariance;
         NoiseVariance = noiseVariance;
         ParameterShift = parameterShift;
-        Training = training;
-        Root = root;
+        Variance = variance;
         Report = report;
     }
 
@@ -37,20 +37,19 @@ internal sealed class RegressionPosterior
     /// <summary>Δθ, [P] in float64.</summary>
     public Tensor ParameterShift { get; }
 
-    public PreparedInputs Training { get; }
-    public KernelInverseRoot Root { get; }
+    public IPosteriorVariance Variance { get; }
     public FitReport Report { get; }
 
     public RegressionPrediction Predict(Tensor inputs)
     {
         using var scope = NewDisposeScope();
         var parts = DataBatches.Of(inputs.shape[0], PredictionBatch).Select(b => PredictBatch(inputs.narrow(0, b.Start, b.Length))).ToList();
-        Tensor mean = cat(parts.Select(p => p.Mean).ToArray()), latent = cat(parts.Select(p => p.LatentVariance).ToArray());
-        return new RegressionPrediction(scope.MoveToOuter(mean), scope.MoveToOuter(latent), scope.MoveToOuter(latent + NoiseVariance),
-                                        parts.Sum(p => p.ClampedVariances));
+        Tensor mean = cat(parts.Select(p => p.Mean).ToArray()), latent = cat(parts.Select(p => p.Latent).ToArray()).clamp_min(0);
+        long clamped = parts.Sum(p => (p.Latent < 0).sum().item<long>());
+        return new RegressionPrediction(scope.MoveToOuter(mean), scope.MoveToOuter(latent), scope.MoveToOuter(latent + NoiseVariance), clamped);
     }
 
-    private RegressionPrediction PredictBatch(Tensor inputs)
+    private (Tensor Mean, Tensor Latent) PredictBatch(Tensor inputs)
     {
         using var x = Network.Prepare(inputs);
         long b = inputs.shape[0];
@@ -62,10 +61,6 @@ internal sealed class RegressionPosterior
             PriorMean.Zero => zeros_like(shift),
             _ => tensor(ConstantMean, dtype: ScalarType.Float64).expand(b, c),
         };
-        Tensor cross = Network.Kernel(x, Training);                                   // k0(x*, X): [B·C, N·C]
-        Tensor explained = Root.ApplyTransposed(cross.t()).square().sum(dim: 0);     // |Rᵀ k0(X, x*)|²: [B·C]
-        Tensor latent = PriorVariance * Network.KernelDiagonal(x).reshape(-1) - PriorVariance * PriorVariance * explained;
-        long clamped = (latent < 0).sum().item<long>();
-        return new RegressionPrediction(prior + shift, latent.clamp_min(0).reshape(b, c), latent, clamped);
+        return (prior + shift, Variance.Latent(x));
     }
 }

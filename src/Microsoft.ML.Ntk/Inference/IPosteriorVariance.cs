@@ -1,0 +1,56 @@
+using Microsoft.ML.Ntk.Linearization;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Ntk.Inference;
+
+/// <summary>The latent posterior variance of each output at new inputs, [B, C] in float64 (before clamping).</summary>
+internal interface IPosteriorVariance
+{
+    Tensor Latent(PreparedInputs inputs);
+
+    /// <summary>Bytes of state the variance keeps.</summary>
+    long Bytes { get; }
+}
+
+/// <summary>
+/// Function-space form: v(x*) = s² k0(x*, x*) − s⁴ |Rᵀ k0(X, x*)|², from the training inputs (as the adapted part of
+/// the network sees them) and a root R of the inverse training system.
+/// </summary>
+internal sealed class KernelSpaceVariance(LinearizedNetwork network, PreparedInputs training, KernelInverseRoot root, double priorVariance)
+    : IPosteriorVariance
+{
+    public PreparedInputs Training => training;
+    public KernelInverseRoot Root => root;
+
+    public Tensor Latent(PreparedInputs inputs)
+    {
+        Tensor cross = network.Kernel(inputs, training);                              // k0(x*, X): [B·C, N·C]
+        Tensor explained = root.ApplyTransposed(cross.t()).square().sum(dim: 0);     // |Rᵀ k0(X, x*)|²: [B·C]
+        Tensor prior = network.KernelDiagonal(inputs);                               // [B, C]
+        return priorVariance * prior - priorVariance * priorVariance * explained.reshape(prior.shape);
+    }
+
+    public long Bytes => root.Bytes + training.HeadInputs.numel() * training.HeadInputs.ElementSize;
+}
+
+/// <summary>
+/// Weight-space form: with Q [P, m] an orthonormal Lanczos basis of JᵀJ and T = Qᵀ JᵀJ Q, the posterior covariance of
+/// the adapted parameters is Σ ≈ s² (I − Q Qᵀ) + s² σ² Q (s² T + σ² I)⁻¹ Qᵀ (exact within the Krylov space, the prior
+/// outside it), so v(x*) = s² k0(x*, x*) − s² |w|² + s² σ² |L_T⁻¹ w|² with w = Qᵀ J(x*)ᵀ (m tangents per test batch).
+/// </summary>
+internal sealed class WeightSpaceVariance(LinearizedNetwork network, Tensor basis, Tensor lowerCholesky, double priorVariance, double noiseVariance)
+    : IPosteriorVariance
+{
+    public Tensor Latent(PreparedInputs inputs)
+    {
+        Tensor w = network.Jvp(inputs, basis.t().contiguous()).to(ScalarType.Float64);   // [m, B, C]
+        long m = w.shape[0];
+        Tensor flat = w.reshape(m, -1);
+        Tensor whitened = linalg.solve_triangular(lowerCholesky, flat, upper: false);
+        Tensor prior = network.KernelDiagonal(inputs);
+        Tensor correction = -flat.square().sum(dim: 0) + noiseVariance * whitened.square().sum(dim: 0);
+        return priorVariance * (prior + correction.reshape(prior.shape));
+    }
+
+    public long Bytes => basis.numel() * basis.ElementSize + lowerCholesky.numel() * sizeof(double);
+}

@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using Microsoft.ML.Ntk.LinearAlgebra;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Ntk.Inference;
+
+/// <summary>
+/// The weight-space strategy, for N·C ≫ P: hyperparameters by Lanczos quadrature of G = JᵀJ (see
+/// <see cref="WeightSpaceMarginalLikelihood"/>), then Δθ = (G + (σ²/s²) I)⁻¹ Jᵀ (y − m) by preconditioned conjugate
+/// gradients (randomized Nyström preconditioner), and the weight-space Lanczos variance. A constant mean is set by
+/// generalized least squares at the final hyperparameters, through (s² J Jᵀ + σ² I)⁻¹ v = (v − J (G + (σ²/s²) I)⁻¹ Jᵀ v) / σ².
+/// </summary>
+internal static class WeightSpaceRegression
+{
+    public static RegressionPosterior Fit(RegressionProblem problem, RegressionSettings settings)
+    {
+        var clock = Stopwatch.StartNew();
+        var solver = settings.SolverOrDefault;
+        using var scope = NewDisposeScope();
+        var network = problem.Network;
+        int outputs = (int)problem.Outputs;
+        var gaussNewton = new GaussNewtonOperator(network, problem.Inputs);
+        double[] sampleMean = settings.Mean == PriorMean.Constant
+            ? problem.Targets.reshape(-1, outputs).mean(new long[] { 0 }).data<double>().ToArray() : Array.Empty<double>();
+        Tensor residual = problem.Targets - problem.PriorMeanValues(settings.Mean, sampleMean);
+        Tensor projected = Transpose(problem, residual.unsqueeze(1))[.., 0];
+
+        var likelihood = new WeightSpaceMarginalLikelihood(gaussNewton, projected, residual.square().sum().item<double>(), problem.Size,
+                                                           settings.Probes, (int)Math.Min(settings.LanczosSteps, network.Parameters.Count),
+                                                           settings.Seed, sampleMean);
+        double meanKernelDiagonal = Traces.Hutchinson(gaussNewton, 4, settings.Seed) / problem.Size;
+        var learned = HyperparameterLearning.Learn(likelihood, settings.Hyperparameters, residual.var().item<double>(),
+                                                   meanKernelDiagonal, solver.Cancellation);
+
+        double ratio = learned.NoiseVariance / learned.PriorVariance;
+        var system = gaussNewton.WithAddedDiagonal(ratio);
+        var preconditioner = new LowRankPlusNoisePreconditioner(NystromApproximation.Factor(gaussNewton, settings.PreconditionerRank, settings.Seed), ratio);
+        Tensor targets = settings.Mean == PriorMean.Constant ? problem.Targets : residual;
+        Tensor columns = settings.Mean == PriorMean.Constant ? cat(new[] { targets.unsqueeze(1), Design(problem) }, 1) : targets.unsqueeze(1);
+        var solve = ConjugateGradients.Solve(system, Transpose(problem, columns), preconditioner, solver);
+        var (shift, constant) = settings.Mean == PriorMean.Constant
+            ? ProfileConstant(problem, solve.Solution, columns, learned.NoiseVariance)
+            : (solve.Solution[.., 0], sampleMean);
+
+        Tensor basis = likelihood.Basis.to(network.Parameters.DType);
+        Tensor lower = linalg.cholesky(learned.PriorVariance * likelihood.ProjectedTridiagonal +
+                                       learned.NoiseVariance * eye(likelihood.ProjectedTridiagonal.shape[0], dtype: ScalarType.Float64));
+        var variance = new WeightSpaceVariance(network, scope.MoveToOuter(basis), scope.MoveToOuter(lower), learned.PriorVariance, learned.NoiseVariance);
+
+        var warnings = new List<string>();
+        if (!solve.Converged)
+            warnings.Add($"Conjugate gradients stopped at {solve.Iterations} iterations with a relative residual of {solve.WorstResidual:E2} " +
+                         $"(tolerance {solver.Tolerance:E1}); raise MaxIterations or loosen Tolerance.");
+        if (!learned.Converged) warnings.Add($"The hyperparameter search stopped after {learned.Iterations} iterations before its gradient vanished.");
+        var report = new FitReport(InferenceStrategy.WeightSpace, learned.PriorVariance, learned.NoiseVariance, constant,
+                                   learned.LogMarginalLikelihood, learned.Iterations, learned.Converged, solve.Iterations,
+                                   solve.WorstResidual, solve.Converged, Jitter: 0, clock.Elapsed, warnings);
+        return new RegressionPosterior(network, settings.Mean, constant, learned.PriorVariance, learned.NoiseVariance,
+                                       scope.MoveToOuter(shift.contiguous()), variance, report);
+    }
+
+    /// <summary>Jᵀ V for columns V [N·C, k] over the training outputs; returns [P, k] in float64.</summary>
+    private static Tensor Transpose(RegressionProblem problem, Tensor columns)
+    {
+        long k = columns.shape[1];
+        Tensor cotangents = columns.t().reshape(k, problem.Count, problem.Outputs).to(problem.Network.Parameters.DType);
+        return problem.Network.Vjp(problem.Inputs, cotangents).to(ScalarType.Float64).t();
+    }
+
+    private static Tensor Design(RegressionProblem problem) => eye(problem.Outputs, dtype: ScalarType.Float64).repeat(problem.Count, 1);
+
+    /// <summary>From S = (G + λI)⁻¹ Jᵀ [y, H]: K⁻¹ v = (v − J S_v)/σ², then b by generalized least squares and Δθ = S_y − S_H b.</summary>
+    private static (Tensor Shift, double[] Constant) ProfileConstant(RegressionProblem problem, Tensor solutions, Tensor columns, double noiseVariance)
+    {
+        long k = solutions.shape[1];
+        Tensor js = problem.Network.Jvp(problem.Inputs, solutions.t().contiguous().to(problem.Network.Parameters.DType))
+                           .to(ScalarType.Float64).reshape(k, -1).t();                                             // J S: [N·C, k]
+        Tensor kInv = (columns - js) / noiseVariance;                                                              // K⁻¹ [y, H]
+        Tensor h = columns[.., 1..];
+        Tensor b = linalg.solve(h.t().matmul(kInv[.., 1..]), h.t().matmul(kInv[.., 0]));
+        return (solutions[.., 0] - solutions[.., 1..].matmul(b), b.data<double>().ToArray());
+    }
+}

@@ -1,0 +1,61 @@
+using Microsoft.ML.Ntk.Inference;
+using Microsoft.ML.Ntk.LinearAlgebra;
+using Microsoft.ML.Ntk.Linearization;
+using Microsoft.ML.Ntk.Networks;
+using Microsoft.ML.Ntk.Tests.Linearization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Ntk.Tests.Inference;
+
+public class WeightSpaceRegressionTests
+{
+    private const double PosteriorTolerance = 1e-6;
+
+    public static TheoryData<string, PriorMean> Cases() => new()
+    {
+        { "small-mlp", PriorMean.Network },   // N·C = 40 > P = 13: the case weight space is for
+        { "small-mlp", PriorMean.Constant },
+        { "mlp-tanh", PriorMean.Zero },       // N·C = 10 < P = 71 also holds exactly
+        { "cnn-batchnorm", PriorMean.Network },
+    };
+
+    /// <summary>With CG to 1e-12 and Lanczos run to exhaustion (P ≤ LanczosSteps), the weight-space posterior is exact.</summary>
+    [Theory, MemberData(nameof(Cases))]
+    public void TheWeightSpacePosteriorMatchesTheReference(string name, PriorMean mean)
+    {
+        var (network, inputs) = Network(name);
+        manual_seed(51);
+        long c = ((nn.IModule<Tensor, Tensor>)network).call(inputs).shape[1];
+        Tensor targets = randn(inputs.shape[0], c, dtype: ScalarType.Float64);
+        Tensor testInputs = randn_like(inputs).narrow(0, 0, 3);
+        var linearized = new LinearizedNetwork(network, ParameterSelection.All, TangentMode.Auto, batchSize: 7);
+        var settings = new RegressionSettings(mean, PriorVariance: 0.7, NoiseVariance: 0.05, LanczosSteps: 400, Probes: 8,
+                                              Solver: new SolverSettings(Tolerance: 1e-12, MaxIterations: 1000));
+        var posterior = WeightSpaceRegression.Fit(new RegressionProblem(linearized, inputs, targets), settings);
+        var reference = new RegressionReference(network, inputs, targets, testInputs, 0.7, 0.05, mean);
+
+        Assert.True(posterior.Report.SolverConverged, posterior.Report.ToString());
+        var prediction = posterior.Predict(testInputs);
+        Tolerances.AssertClose(posterior.ParameterShift, reference.ParameterShift, PosteriorTolerance, $"{name} weight-space Δθ");
+        Tolerances.AssertClose(prediction.Mean, reference.Mean, PosteriorTolerance, $"{name} weight-space mean");
+        Tolerances.AssertClose(prediction.LatentVariance, reference.LatentVariance, PosteriorTolerance, $"{name} weight-space latent variance");
+        if (mean != PriorMean.Constant)
+            Assert.True(Math.Abs(posterior.Report.LogMarginalLikelihood - reference.LogMarginalLikelihood) <= 0.1 * Math.Abs(reference.LogMarginalLikelihood),
+                        $"LML {posterior.Report.LogMarginalLikelihood:F3} vs exact {reference.LogMarginalLikelihood:F3} (stochastic log det)");
+    }
+
+    private static (nn.Module Network, Tensor Inputs) Network(string name)
+    {
+        if (name != "small-mlp")
+        {
+            var test = TestNetworks.Create(name);
+            return (test.Network, test.Inputs);
+        }
+        TorchSharpLoader.EnsureLoaded();
+        manual_seed(52);
+        var mlp = Architectures.Mlp(1, new long[] { 4 }, 1, () => nn.Tanh()).to(ScalarType.Float64);
+        mlp.eval();
+        return (mlp, linspace(-2, 2, 40, dtype: ScalarType.Float64).unsqueeze(1));
+    }
+}
