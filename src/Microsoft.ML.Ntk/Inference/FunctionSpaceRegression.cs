@@ -77,7 +77,7 @@ internal static class FunctionSpaceRegression
     private static KernelInverseRoot Keep(KernelInverseRoot root, DisposeScope scope)
     {
         scope.MoveToOuter(root.LowerCholesky);
-        if (root.Basis is not null) scope.MoveToOuter(root.Basis);
+        if (root.LeftFactor is not null) scope.MoveToOuter(root.LeftFactor);
         return root;
     }
 }

@@ -7,20 +7,22 @@ namespace Microsoft.ML.Ntk.Inference;
 /// v(x*) = s² k0(x*, x*) − s⁴ |Rᵀ k0(X, x*)|². Dense strategy: R = L⁻ᵀ from the Cholesky factor L (exact; (N·C)²
 /// values). Iterative strategies: R = Q L_T⁻ᵀ from a Lanczos basis Q [N·C, m] and the Cholesky factor of
 /// s² T + σ² I (N·C·m + m² values); it explains the variance within the Krylov space only, so variances come out
-/// larger than exact ones (never smaller), and exact once m reaches N·C.
+/// larger than exact ones (never smaller), and exact once m reaches N·C. Laplace (softmax classification):
+/// (s² K0 + Λ⁻¹)⁻¹ = Λ^½ B⁻¹ Λ^½ with B = I + s² Λ^½ K0 Λ^½ = L Lᵀ, so R = Λ^½ L⁻ᵀ (Λ may be singular).
+/// In general R = M L⁻ᵀ for a left factor M (the identity, Q, or Λ^½) and a Cholesky factor L.
 /// </summary>
 internal sealed class KernelInverseRoot
 {
-    private KernelInverseRoot(Tensor? basis, Tensor lowerCholesky)
+    private KernelInverseRoot(Tensor? leftFactor, Tensor lowerCholesky)
     {
-        Basis = basis;
+        LeftFactor = leftFactor;
         LowerCholesky = lowerCholesky;
     }
 
-    /// <summary>Q, [n, m] in float64, or null for the dense root.</summary>
-    public Tensor? Basis { get; }
+    /// <summary>M: Q [n, m] or Λ^½ [n, n] in float64, or null for the identity.</summary>
+    public Tensor? LeftFactor { get; }
 
-    /// <summary>L (dense: of s² K0 + σ² I; Lanczos: of s² T + σ² I), float64.</summary>
+    /// <summary>L (dense: of s² K0 + σ² I; Lanczos: of s² T + σ² I; Laplace: of B), float64.</summary>
     public Tensor LowerCholesky { get; }
 
     public static KernelInverseRoot FromCholesky(Tensor lower) => new(null, lower);
@@ -33,13 +35,15 @@ internal sealed class KernelInverseRoot
         return new KernelInverseRoot(basis, scope.MoveToOuter(linalg.cholesky(system)));
     }
 
+    public static KernelInverseRoot FromLaplace(Tensor curvatureRoot, Tensor lowerCholesky) => new(curvatureRoot, lowerCholesky);
+
     /// <summary>Rᵀ B for B of shape [n, k].</summary>
     public Tensor ApplyTransposed(Tensor b)
     {
-        Tensor projected = Basis is null ? b.to(ScalarType.Float64) : Basis.t().matmul(b.to(ScalarType.Float64));
+        Tensor projected = LeftFactor is null ? b.to(ScalarType.Float64) : LeftFactor.t().matmul(b.to(ScalarType.Float64));
         return linalg.solve_triangular(LowerCholesky, projected, upper: false);
     }
 
     /// <summary>Stored size in bytes.</summary>
-    public long Bytes => ((Basis?.numel() ?? 0) + LowerCholesky.numel()) * sizeof(double);
+    public long Bytes => ((LeftFactor?.numel() ?? 0) + LowerCholesky.numel()) * sizeof(double);
 }
