@@ -11,7 +11,11 @@ internal static class GaussianProcessRegression
     {
         settings.Hyperparameters.Validate();
         settings.SolverOrDefault.Validate();
-        var problem = new RegressionProblem(network, inputs, targets);
+        return Fit(new RegressionProblem(network, inputs, targets), settings);
+    }
+
+    public static RegressionPosterior Fit(RegressionProblem problem, RegressionSettings settings)
+    {
         return StrategyChoice.Choose(problem, settings) switch
         {
             InferenceStrategy.Dense => DenseRegression.Fit(problem, settings),

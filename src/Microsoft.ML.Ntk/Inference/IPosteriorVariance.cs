@@ -30,6 +30,16 @@ internal sealed class KernelSpaceVariance(LinearizedNetwork network, PreparedInp
         return priorVariance * prior - priorVariance * priorVariance * explained.reshape(prior.shape);
     }
 
+    /// <summary>The full C×C latent covariance of each input, [B, C, C]: s² K0(x*, x*) blocks − s⁴ Vᵀ V, V = Rᵀ k0(X, x*).</summary>
+    public Tensor Covariance(PreparedInputs inputs)
+    {
+        Tensor cross = network.Kernel(inputs, training);                              // [B·C, N·C]
+        long b = inputs.Count, c = cross.shape[0] / b;
+        Tensor v = root.ApplyTransposed(cross.t()).reshape(-1, b, c).permute(1, 2, 0);   // [B, C, m]
+        Tensor own = network.Kernel(inputs, inputs).reshape(b, c, b, c).diagonal(0, 0, 2).permute(2, 0, 1);  // [B, C, C]
+        return priorVariance * own - priorVariance * priorVariance * v.matmul(v.transpose(1, 2));
+    }
+
     public long Bytes => root.Bytes + training.HeadInputs.numel() * training.HeadInputs.ElementSize;
 }
 

@@ -5,19 +5,21 @@ namespace Microsoft.ML.Ntk.Inference;
 
 /// <summary>
 /// Training data made ready for inference: the prepared inputs, the targets y and the pretrained outputs f0, both
-/// flattened to [N·C] in float64 with entry n·C + c for input n and output c (the kernel's layout).
+/// flattened to [N·C] in float64 with entry n·C + c for input n and output c (the kernel's layout). Without targets
+/// (classification keeps its labels apart) the targets are zeros.
 /// </summary>
 internal sealed class RegressionProblem
 {
-    public RegressionProblem(LinearizedNetwork network, Tensor inputs, Tensor targets)
+    public RegressionProblem(LinearizedNetwork network, Tensor inputs, Tensor? targets)
     {
+        Network = network;
+        Inputs = network.Prepare(inputs);
+        Tensor outputs = network.Output(Inputs).to(ScalarType.Float64);
+        targets ??= zeros_like(outputs);
         if (targets.dim() != 2 || targets.shape[0] != inputs.shape[0])
             throw new ArgumentException($"Targets must have shape [{inputs.shape[0]}, C] (one row per input); got [{string.Join(", ", targets.shape)}].");
         if (!targets.isfinite().all().item<bool>())
             throw new ArgumentException($"The targets hold NaN or infinite values (first at row {FirstNonFiniteRow(targets)}).");
-        Network = network;
-        Inputs = network.Prepare(inputs);
-        Tensor outputs = network.Output(Inputs).to(ScalarType.Float64);
         if (outputs.shape[1] != targets.shape[1])
             throw new ArgumentException($"The network has {outputs.shape[1]} outputs but the targets have {targets.shape[1]} columns.");
         Count = targets.shape[0];
@@ -25,6 +27,21 @@ internal sealed class RegressionProblem
         Targets = targets.to(ScalarType.Float64).reshape(-1).DetachFromDisposeScope();
         PretrainedOutputs = outputs.reshape(-1).DetachFromDisposeScope();
     }
+
+    private RegressionProblem(RegressionProblem other, Tensor targets)
+    {
+        if (targets.dim() != 2 || targets.shape[0] != other.Count || targets.shape[1] != other.Outputs)
+            throw new ArgumentException($"Targets must have shape [{other.Count}, {other.Outputs}]; got [{string.Join(", ", targets.shape)}].");
+        Network = other.Network;
+        Inputs = other.Inputs;
+        Count = other.Count;
+        Outputs = other.Outputs;
+        PretrainedOutputs = other.PretrainedOutputs;
+        Targets = targets.to(ScalarType.Float64).reshape(-1).DetachFromDisposeScope();
+    }
+
+    /// <summary>The same inputs with other targets [N, C].</summary>
+    public RegressionProblem WithTargets(Tensor targets) => new(this, targets);
 
     public LinearizedNetwork Network { get; }
     public PreparedInputs Inputs { get; }

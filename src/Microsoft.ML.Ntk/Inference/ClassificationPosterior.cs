@@ -1,0 +1,76 @@
+using Microsoft.ML.Ntk.Linearization;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Ntk.Inference;
+
+/// <summary>Class probabilities [B, C], the latent mean [B, C] and each class's latent variance [B, C], in float64.</summary>
+internal sealed record ClassificationPrediction(Tensor Probabilities, Tensor LatentMean, Tensor LatentVariance);
+
+/// <summary>
+/// The fitted classification posterior: latent f(x*) ~ N(m(x*) + J(x*) Δθ̂, Σ*) with Σ* from the Laplace (softmax) or
+/// the regression (Gaussian one-hot) posterior; probabilities by the probit approximation or Monte Carlo over the full
+/// C×C covariance. Same state as the regression posterior: Δθ̂, s², and what the variance needs.
+/// </summary>
+internal sealed class ClassificationPosterior
+{
+    private const int PredictionBatch = 64;
+
+    public ClassificationPosterior(LinearizedNetwork network, PriorMean mean, double priorVariance, Tensor parameterShift,
+                                   IPosteriorVariance variance, ClassificationSettings settings, FitReport report)
+    {
+        Network = network;
+        Mean = mean;
+        PriorVariance = priorVariance;
+        ParameterShift = parameterShift;
+        Variance = variance;
+        Settings = settings;
+        Report = report;
+    }
+
+    public LinearizedNetwork Network { get; }
+    public PriorMean Mean { get; }
+    public double PriorVariance { get; }
+    public Tensor ParameterShift { get; }
+    public IPosteriorVariance Variance { get; }
+    public ClassificationSettings Settings { get; }
+    public FitReport Report { get; }
+
+    public ClassificationPrediction Predict(Tensor inputs)
+    {
+        using var scope = NewDisposeScope();
+        var parts = DataBatches.Of(inputs.shape[0], PredictionBatch).Select(b => PredictBatch(inputs.narrow(0, b.Start, b.Length), b.Start)).ToList();
+        return new ClassificationPrediction(scope.MoveToOuter(cat(parts.Select(p => p.Probabilities).ToArray())),
+                                            scope.MoveToOuter(cat(parts.Select(p => p.LatentMean).ToArray())),
+                                            scope.MoveToOuter(cat(parts.Select(p => p.LatentVariance).ToArray())));
+    }
+
+    private ClassificationPrediction PredictBatch(Tensor inputs, long offset)
+    {
+        using var x = Network.Prepare(inputs);
+        Tensor shift = Network.Jvp(x, ParameterShift.reshape(1, -1).to(Network.Parameters.DType))[0].to(ScalarType.Float64);
+        Tensor mean = (Mean == PriorMean.Network ? Network.Output(x).to(ScalarType.Float64) : zeros_like(shift)) + shift;
+        if (Settings.Predictive == PredictiveApproximation.Probit || Settings.Likelihood == ClassificationLikelihood.Gaussian)
+        {
+            Tensor variance = Variance.Latent(x).clamp_min(0);
+            Tensor probabilities = Settings.Likelihood == ClassificationLikelihood.Gaussian
+                ? mean.softmax(1)                                                    // documented approximation
+                : (mean / (1 + Math.PI / 8 * variance).sqrt()).softmax(1);
+            return new ClassificationPrediction(probabilities, mean, variance);
+        }
+        Tensor covariance = ((KernelSpaceVariance)Variance).Covariance(x);             // [B, C, C]; softmax posteriors are kernel-space
+        return new ClassificationPrediction(MonteCarlo(mean, covariance, offset), mean, covariance.diagonal(0, 1, 2).clamp_min(0));
+    }
+
+    /// <summary>The mean of softmax(μ + L z) over standard normal z, L Lᵀ = Σ (+ jitter); the draws depend on the seed and the row.</summary>
+    private Tensor MonteCarlo(Tensor mean, Tensor covariance, long offset)
+    {
+        long b = mean.shape[0], c = mean.shape[1];
+        Tensor jitter = 1e-10 * (covariance.diagonal(0, 1, 2).mean(new long[] { 1 }, keepdim: true).clamp_min(1e-12)).unsqueeze(2)
+                        * eye(c, dtype: ScalarType.Float64);
+        Tensor lower = linalg.cholesky(covariance + jitter);
+        var generator = new TorchSharp.torch.Generator((ulong)(Settings.Seed * 1_000_003L + offset));
+        Tensor z = randn(new long[] { Settings.MonteCarloSamples, b, c }, generator: generator, dtype: ScalarType.Float64);
+        Tensor samples = mean.unsqueeze(0) + lower.unsqueeze(0).matmul(z.unsqueeze(3)).squeeze(3);
+        return samples.softmax(2).mean(new long[] { 0 });
+    }
+}
