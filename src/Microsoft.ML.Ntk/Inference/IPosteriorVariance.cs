@@ -51,6 +51,9 @@ internal sealed class KernelSpaceVariance(LinearizedNetwork network, PreparedInp
 internal sealed class WeightSpaceVariance(LinearizedNetwork network, Tensor basis, Tensor lowerCholesky, double priorVariance, double noiseVariance)
     : IPosteriorVariance
 {
+    public Tensor Basis => basis;
+    public Tensor LowerCholesky => lowerCholesky;
+
     public Tensor Latent(PreparedInputs inputs)
     {
         Tensor w = network.Jvp(inputs, basis.t().contiguous()).to(ScalarType.Float64);   // [m, B, C]

@@ -53,6 +53,10 @@ internal sealed class LinearizedNetwork
         return new PreparedInputs(this, scope.MoveToOuter(cat(parts, 0)), inputs.shape[0], TapeBudgetBytes);
     }
 
+    /// <summary>Inputs as the adapted part of the network sees them (kept from an earlier Prepare, e.g. in a saved model).</summary>
+    public PreparedInputs AdoptPrepared(Tensor headInputs) =>
+        new(this, headInputs.to(Parameters.DType).to(Parameters.Device), headInputs.shape[0], TapeBudgetBytes);
+
     /// <summary>f(X; θ0) as [N, C].</summary>
     public Tensor Output(PreparedInputs x)
     {

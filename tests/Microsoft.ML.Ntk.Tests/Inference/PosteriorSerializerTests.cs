@@ -1,0 +1,75 @@
+using Microsoft.ML.Ntk.Inference;
+using Microsoft.ML.Ntk.Linearization;
+using Microsoft.ML.Ntk.Tests.Linearization;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Ntk.Tests.Inference;
+
+public class PosteriorSerializerTests
+{
+    [Theory]
+    [InlineData(InferenceStrategy.Dense)]
+    [InlineData(InferenceStrategy.FunctionSpace)]
+    [InlineData(InferenceStrategy.WeightSpace)]
+    public void ARegressionPosteriorPredictsTheSameAfterSavingAndLoading(InferenceStrategy strategy)
+    {
+        var test = TestNetworks.Create("cnn-batchnorm");
+        manual_seed(81);
+        Tensor targets = randn(3, 3, dtype: ScalarType.Float64), queries = randn_like(test.Inputs);
+        var posterior = GaussianProcessRegression.Fit(new LinearizedNetwork(test.Network, ParameterSelection.All), test.Inputs, targets,
+                                                      new RegressionSettings(PriorMean.Constant, Strategy: strategy, Probes: 4, LanczosSteps: 20));
+        var stream = new MemoryStream();
+        PosteriorSerializer.Write(stream, posterior);
+        stream.Position = 0;
+        var loaded = PosteriorSerializer.ReadRegression(stream, new LinearizedNetwork(test.Network, ParameterSelection.All));
+
+        var before = posterior.Predict(queries);
+        var after = loaded.Predict(queries);
+        Assert.Equal(before.Mean.data<double>().ToArray(), after.Mean.data<double>().ToArray());
+        Assert.Equal(before.PredictiveVariance.data<double>().ToArray(), after.PredictiveVariance.data<double>().ToArray());
+        Assert.Equal(posterior.Report.Strategy, loaded.Report.Strategy);
+        Assert.Equal(posterior.ConstantMean, loaded.ConstantMean);
+    }
+
+    [Theory]
+    [InlineData(ClassificationLikelihood.Softmax, PredictiveApproximation.MonteCarlo)]
+    [InlineData(ClassificationLikelihood.Softmax, PredictiveApproximation.Probit)]
+    [InlineData(ClassificationLikelihood.Gaussian, PredictiveApproximation.Probit)]
+    public void AClassificationPosteriorPredictsTheSameAfterSavingAndLoading(ClassificationLikelihood likelihood, PredictiveApproximation predictive)
+    {
+        var test = TestNetworks.Create("cnn-batchnorm");
+        manual_seed(82);
+        var posterior = GaussianProcessClassification.Fit(new LinearizedNetwork(test.Network, ParameterSelection.All), test.Inputs,
+            tensor(new long[] { 1, 0, 2 }), new ClassificationSettings(likelihood, PriorVariance: 1.5, Predictive: predictive, MonteCarloSamples: 200, Seed: 4));
+        var stream = new MemoryStream();
+        PosteriorSerializer.Write(stream, posterior);
+        stream.Position = 0;
+        var loaded = PosteriorSerializer.ReadClassification(stream, new LinearizedNetwork(test.Network, ParameterSelection.All));
+        Tensor queries = randn_like(test.Inputs);
+        Assert.Equal(posterior.Predict(queries).Probabilities.data<double>().ToArray(), loaded.Predict(queries).Probabilities.data<double>().ToArray());
+    }
+
+    [Fact]
+    public void DamagedForeignOrNewerStreamsAreRefusedClearly()
+    {
+        var test = TestNetworks.Create("mlp-tanh");
+        var network = new LinearizedNetwork(test.Network, ParameterSelection.All);
+        var posterior = GaussianProcessRegression.Fit(network, test.Inputs, randn(5, 2, dtype: ScalarType.Float64), new RegressionSettings());
+        var stream = new MemoryStream();
+        PosteriorSerializer.Write(stream, posterior);
+        byte[] bytes = stream.ToArray();
+
+        Assert.Contains("not a saved Ntk posterior", Read(new byte[] { 1, 2, 3, 4, 5, 6, 7, 8 }, network).Message);
+        byte[] newer = (byte[])bytes.Clone();
+        BitConverter.GetBytes(PosteriorSerializer.FormatVersion + 1).CopyTo(newer, 4);
+        Assert.Contains("format version 2", Read(newer, network).Message);
+        Assert.Contains("cut short", Read(bytes[..(bytes.Length / 2)], network).Message);
+        var subset = new LinearizedNetwork(test.Network, ParameterSelection.LastModules(1));
+        Assert.Contains("adapted parameters", Read(bytes, subset).Message);
+        var wrongKind = new MemoryStream(bytes);
+        Assert.Throws<InvalidDataException>(() => PosteriorSerializer.ReadClassification(wrongKind, network));
+    }
+
+    private static InvalidDataException Read(byte[] bytes, LinearizedNetwork network) =>
+        Assert.Throws<InvalidDataException>(() => PosteriorSerializer.ReadRegression(new MemoryStream(bytes), network));
+}
