@@ -5,13 +5,17 @@ internal sealed record LearnedHyperparameters(double PriorVariance, double Noise
                                               double LogMarginalLikelihood, int Iterations, bool Converged);
 
 /// <summary>
-/// Maximizes the exact log marginal likelihood over the free hyperparameters (those the user did not fix), in
-/// log space, from a few starting points: the kernel scaled to explain most of the residual variance, with noise
-/// taking 1 %, 10 % or 50 % of it. Fixed values are kept as given.
+/// Maximizes the log marginal likelihood over the free hyperparameters (those the user did not fix), in log space.
+/// The surface can have a poor local maximum where the noise explains everything (measured: an NTK whose useful
+/// scale was 10⁴ times the one its mean diagonal suggests), so the search first evaluates a grid (s² over e^±10 of
+/// var(y − m) / mean k0(x, x), σ² from 0.1 % to 90 % of var(y − m)) and runs BFGS from the three best grid points.
+/// Evaluations cost O(n) (exact) or O(probes × steps) (Lanczos), so the grid is cheap. Fixed values are kept as given.
 /// </summary>
 internal static class HyperparameterLearning
 {
-    private static readonly double[] NoiseFractions = { 0.01, 0.1, 0.5 };
+    private static readonly double[] NoiseFractions = { 1e-3, 1e-2, 0.1, 0.5, 0.9 };
+    private static readonly double[] PriorOffsets = Enumerable.Range(-7, 15).Select(i => 1.5 * i).ToArray();  // e^-10.5 … e^10.5
+    private const int Starts = 3;
 
     public static LearnedHyperparameters Learn(IMarginalLikelihood likelihood, HyperparameterSpec spec,
                                                double residualVariance, double meanKernelDiagonal, CancellationToken cancellation)
@@ -19,12 +23,20 @@ internal static class HyperparameterLearning
         spec.Validate();
         double variance = residualVariance > 0 && double.IsFinite(residualVariance) ? residualVariance : 1.0;
         double diagonal = meanKernelDiagonal > 0 && double.IsFinite(meanKernelDiagonal) ? meanKernelDiagonal : 1.0;
+        var grid = new List<(double Prior, double Noise, double Value)>();
+        foreach (double offset in spec.PriorVariance is null ? PriorOffsets : new[] { 0.0 })
+            foreach (double fraction in spec.NoiseVariance is null ? NoiseFractions : new[] { 0.1 })
+            {
+                double prior = spec.PriorVariance ?? variance / diagonal * Math.Exp(offset);
+                double noise = spec.NoiseVariance ?? fraction * variance;
+                double value = likelihood.Evaluate(prior, noise).Value;
+                if (double.IsFinite(value)) grid.Add((prior, noise, value));
+            }
+        if (grid.Count == 0) throw new InvalidOperationException("The marginal likelihood is not finite anywhere on the starting grid.");
         LearnedHyperparameters? best = null;
-        foreach (double fraction in spec.NoiseVariance is null || spec.PriorVariance is null ? NoiseFractions : new[] { 0.1 })
+        foreach (var start in grid.OrderByDescending(g => g.Value).Take(Starts))
         {
-            double priorStart = spec.PriorVariance ?? (1 - fraction) * variance / diagonal;
-            double noiseStart = spec.NoiseVariance ?? fraction * variance;
-            var candidate = FromStart(likelihood, spec, priorStart, noiseStart, cancellation);
+            var candidate = FromStart(likelihood, spec, start.Prior, start.Noise, cancellation);
             if (best is null || candidate.LogMarginalLikelihood > best.LogMarginalLikelihood) best = candidate;
         }
         return best!;
