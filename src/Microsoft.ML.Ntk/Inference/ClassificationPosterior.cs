@@ -47,7 +47,7 @@ internal sealed class ClassificationPosterior
     private ClassificationPrediction PredictBatch(Tensor inputs, long offset)
     {
         using var x = Network.Prepare(inputs);
-        Tensor shift = Network.Jvp(x, ParameterShift.reshape(1, -1).to(Network.Parameters.DType))[0].to(ScalarType.Float64);
+        Tensor shift = OutputCoupling.MeanShift(Network, x, ParameterShift);
         Tensor mean = (Mean == PriorMean.Network ? Network.Output(x).to(ScalarType.Float64) : zeros_like(shift)) + shift;
         if (Settings.Predictive == PredictiveApproximation.Probit || Settings.Likelihood == ClassificationLikelihood.Gaussian)
         {

@@ -17,6 +17,7 @@ internal static class DenseRegression
         var cancellation = settings.SolverOrDefault.Cancellation;
         using var scope = NewDisposeScope();
         Tensor kernel = problem.Network.Kernel(problem.Inputs, problem.Inputs);
+        if (settings.IndependentOutputs) kernel = OutputCoupling.Independent(kernel, problem.Outputs);
         cancellation.ThrowIfCancellationRequested();
 
         Tensor baseline = settings.Mean == PriorMean.Constant ? zeros_like(problem.Targets) : problem.PriorMeanValues(settings.Mean, Array.Empty<double>());
@@ -29,7 +30,7 @@ internal static class DenseRegression
         var cholesky = DenseCholesky.Factor(system);
         Tensor residual = problem.Targets - problem.PriorMeanValues(settings.Mean, learned.ConstantMean);
         Tensor alpha = cholesky.Solve(residual.unsqueeze(1)).squeeze(1);
-        Tensor shift = ParameterShift(problem, alpha, learned.PriorVariance);
+        Tensor shift = ParameterShift(problem, alpha, learned.PriorVariance, settings.IndependentOutputs);
 
         var warnings = new List<string>();
         if (!learned.Converged) warnings.Add($"The hyperparameter search stopped after {learned.Iterations} iterations before its gradient vanished.");
@@ -39,14 +40,18 @@ internal static class DenseRegression
                                    SolverResidual: 0, SolverConverged: true, cholesky.Jitter, clock.Elapsed, warnings);
         return new RegressionPosterior(problem.Network, settings.Mean, learned.ConstantMean, learned.PriorVariance, learned.NoiseVariance,
                                        scope.MoveToOuter(shift),
-                                       new KernelSpaceVariance(problem.Network, problem.Inputs, KernelInverseRoot.FromCholesky(scope.MoveToOuter(cholesky.Lower)), learned.PriorVariance),
+                                       new KernelSpaceVariance(problem.Network, problem.Inputs, KernelInverseRoot.FromCholesky(scope.MoveToOuter(cholesky.Lower)), learned.PriorVariance,
+                                                               settings.IndependentOutputs),
                                        report);
     }
 
-    /// <summary>Δθ = s² Jᵀ α, in float64.</summary>
-    internal static Tensor ParameterShift(RegressionProblem problem, Tensor alpha, double priorVariance)
+    /// <summary>Δθ = s² Jᵀ α in float64: [P], or [C, P] (one shift per output) with independent outputs.</summary>
+    internal static Tensor ParameterShift(RegressionProblem problem, Tensor alpha, double priorVariance, bool independentOutputs = false)
     {
-        Tensor cotangent = alpha.reshape(1, problem.Count, problem.Outputs).to(problem.Network.Parameters.DType);
-        return priorVariance * problem.Network.Vjp(problem.Inputs, cotangent)[0].to(ScalarType.Float64);
+        Tensor cotangent = independentOutputs
+            ? OutputCoupling.PerOutput(alpha, problem.Count, problem.Outputs)
+            : alpha.reshape(1, problem.Count, problem.Outputs);
+        Tensor shifts = priorVariance * problem.Network.Vjp(problem.Inputs, cotangent.to(problem.Network.Parameters.DType)).to(ScalarType.Float64);
+        return independentOutputs ? shifts : shifts[0];
     }
 }

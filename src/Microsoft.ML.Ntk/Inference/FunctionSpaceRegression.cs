@@ -20,7 +20,7 @@ internal static class FunctionSpaceRegression
         var solver = settings.SolverOrDefault;
         using var scope = NewDisposeScope();
         int outputs = (int)problem.Outputs;
-        var kernel = new KernelOperator(problem.Network, problem.Inputs, problem.Outputs);
+        var kernel = new KernelOperator(problem.Network, problem.Inputs, problem.Outputs, settings.IndependentOutputs);
         double[] sampleMean = settings.Mean == PriorMean.Constant
             ? problem.Targets.reshape(-1, outputs).mean(new long[] { 0 }).data<double>().ToArray() : Array.Empty<double>();
         Tensor residual = problem.Targets - problem.PriorMeanValues(settings.Mean, sampleMean);
@@ -39,14 +39,15 @@ internal static class FunctionSpaceRegression
         Tensor rhs = settings.Mean == PriorMean.Constant ? cat(new[] { targets.unsqueeze(1), Design(problem) }, 1) : targets.unsqueeze(1);
         var solve = ConjugateGradients.Solve(system, rhs, preconditioner, solver);
         var (alpha, constant) = settings.Mean == PriorMean.Constant ? ProfileConstant(solve.Solution, rhs) : (solve.Solution[.., 0], sampleMean);
-        Tensor shift = DenseRegression.ParameterShift(problem, alpha, learned.PriorVariance);
+        Tensor shift = DenseRegression.ParameterShift(problem, alpha, learned.PriorVariance, settings.IndependentOutputs);
         var root = KernelInverseRoot.FromLanczos(likelihood.Basis, likelihood.ResidualTridiagonal, learned.PriorVariance, learned.NoiseVariance);
 
         var report = new FitReport(InferenceStrategy.FunctionSpace, learned.PriorVariance, learned.NoiseVariance, constant,
                                    learned.LogMarginalLikelihood, learned.Iterations, learned.Converged, solve.Iterations,
                                    solve.WorstResidual, solve.Converged, Jitter: 0, clock.Elapsed, Warnings(solve, learned, solver));
         return new RegressionPosterior(problem.Network, settings.Mean, constant, learned.PriorVariance, learned.NoiseVariance,
-                                       scope.MoveToOuter(shift), new KernelSpaceVariance(problem.Network, problem.Inputs, Keep(root, scope), learned.PriorVariance),
+                                       scope.MoveToOuter(shift), new KernelSpaceVariance(problem.Network, problem.Inputs, Keep(root, scope), learned.PriorVariance,
+                                                                                       settings.IndependentOutputs),
                                        report);
     }
 

@@ -26,7 +26,8 @@ internal static class GaussianProcessClassification
     {
         Tensor onehot = nn.functional.one_hot(labels, unlabelled.Outputs).to(ScalarType.Float64);
         var problem = unlabelled.WithTargets(onehot);
-        var regressionSettings = new RegressionSettings(settings.Mean, settings.PriorVariance, settings.NoiseVariance, Solver: settings.Solver, Seed: settings.Seed);
+        var regressionSettings = new RegressionSettings(settings.Mean, settings.PriorVariance, settings.NoiseVariance, Solver: settings.Solver,
+                                                        Seed: settings.Seed, IndependentOutputs: settings.IndependentOutputs);
         var regression = GaussianProcessRegression.Fit(problem, regressionSettings);
         return new ClassificationPosterior(problem.Network, settings.Mean, regression.PriorVariance, regression.ParameterShift, regression.Variance,
                                            settings, regression.Report);

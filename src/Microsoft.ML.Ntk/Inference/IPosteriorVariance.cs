@@ -16,15 +16,18 @@ internal interface IPosteriorVariance
 /// Function-space form: v(x*) = s² k0(x*, x*) − s⁴ |Rᵀ k0(X, x*)|², from the training inputs (as the adapted part of
 /// the network sees them) and a root R of the inverse training system.
 /// </summary>
-internal sealed class KernelSpaceVariance(LinearizedNetwork network, PreparedInputs training, KernelInverseRoot root, double priorVariance)
+internal sealed class KernelSpaceVariance(LinearizedNetwork network, PreparedInputs training, KernelInverseRoot root, double priorVariance,
+                                          bool independentOutputs = false)
     : IPosteriorVariance
 {
+    public bool IndependentOutputs => independentOutputs;
+
     public PreparedInputs Training => training;
     public KernelInverseRoot Root => root;
 
     public Tensor Latent(PreparedInputs inputs)
     {
-        Tensor cross = network.Kernel(inputs, training);                              // k0(x*, X): [B·C, N·C]
+        Tensor cross = CrossKernel(inputs);                                           // k0(x*, X): [B·C, N·C]
         Tensor explained = root.ApplyTransposed(cross.t()).square().sum(dim: 0);     // |Rᵀ k0(X, x*)|²: [B·C]
         Tensor prior = network.KernelDiagonal(inputs);                               // [B, C]
         return priorVariance * prior - priorVariance * priorVariance * explained.reshape(prior.shape);
@@ -33,14 +36,22 @@ internal sealed class KernelSpaceVariance(LinearizedNetwork network, PreparedInp
     /// <summary>The full C×C latent covariance of each input, [B, C, C]: s² K0(x*, x*) blocks − s⁴ Vᵀ V, V = Rᵀ k0(X, x*).</summary>
     public Tensor Covariance(PreparedInputs inputs)
     {
-        Tensor cross = network.Kernel(inputs, training);                              // [B·C, N·C]
+        Tensor cross = CrossKernel(inputs);                                           // [B·C, N·C]
         long b = inputs.Count, c = cross.shape[0] / b;
         Tensor v = root.ApplyTransposed(cross.t()).reshape(-1, b, c).permute(1, 2, 0);   // [B, C, m]
-        Tensor own = network.Kernel(inputs, inputs).reshape(b, c, b, c).diagonal(0, 0, 2).permute(2, 0, 1);  // [B, C, C]
+        Tensor own = network.Kernel(inputs, inputs);
+        if (independentOutputs) own = OutputCoupling.Independent(own, c);
+        own = own.reshape(b, c, b, c).diagonal(0, 0, 2).permute(2, 0, 1);                               // [B, C, C]
         return priorVariance * own - priorVariance * priorVariance * v.matmul(v.transpose(1, 2));
     }
 
     public long Bytes => root.Bytes + training.HeadInputs.numel() * training.HeadInputs.ElementSize;
+
+    private Tensor CrossKernel(PreparedInputs inputs)
+    {
+        Tensor cross = network.Kernel(inputs, training);
+        return independentOutputs ? OutputCoupling.Independent(cross, cross.shape[1] / training.Count) : cross;
+    }
 }
 
 /// <summary>

@@ -67,6 +67,7 @@ internal static class PosteriorSerializer
         {
             case KernelSpaceVariance kernel:
                 writer.Write((byte)1);
+                writer.Write(kernel.IndependentOutputs);
                 TensorSerialization.Write(writer, kernel.Training.HeadInputs);
                 writer.Write(kernel.Root.LeftFactor is not null);
                 if (kernel.Root.LeftFactor is not null) TensorSerialization.Write(writer, kernel.Root.LeftFactor);
@@ -106,7 +107,7 @@ internal static class PosteriorSerializer
             var constant = Enumerable.Range(0, constants).Select(_ => reader.ReadDouble()).ToArray();
             double prior = reader.ReadDouble(), noise = reader.ReadDouble();
             Tensor shift = TensorSerialization.Read(reader, "parameter shift");
-            if (shift.numel() != parameters) throw new InvalidDataException($"The saved parameter shift has {shift.numel()} values, not {parameters}.");
+            if (shift.shape[^1] != parameters) throw new InvalidDataException($"The saved parameter shift has {shift.shape[^1]} columns, not {parameters}.");
             var variance = ReadVariance(reader, network, prior, noise);
             ClassificationSettings? classification = expectedKind == 2
                 ? new ClassificationSettings((ClassificationLikelihood)reader.ReadByte(), mean, prior, noise, (PredictiveApproximation)reader.ReadByte(),
@@ -128,11 +129,12 @@ internal static class PosteriorSerializer
         byte kind = reader.ReadByte();
         if (kind == 1)
         {
+            bool independent = reader.ReadBoolean();
             Tensor inputs = TensorSerialization.Read(reader, "training inputs");
             Tensor? left = reader.ReadBoolean() ? TensorSerialization.Read(reader, "variance factor") : null;
             Tensor lower = TensorSerialization.Read(reader, "Cholesky factor");
             var root = left is null ? KernelInverseRoot.FromCholesky(lower) : KernelInverseRoot.FromLaplace(left, lower);
-            return new KernelSpaceVariance(network, network.AdoptPrepared(inputs), root, prior);
+            return new KernelSpaceVariance(network, network.AdoptPrepared(inputs), root, prior, independent);
         }
         if (kind == 2)
         {

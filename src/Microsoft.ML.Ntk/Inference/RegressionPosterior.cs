@@ -34,7 +34,7 @@ internal sealed class RegressionPosterior
     public double PriorVariance { get; }
     public double NoiseVariance { get; }
 
-    /// <summary>Δθ, [P] in float64.</summary>
+    /// <summary>Δθ, [P] in float64; with independent outputs one row per output, [C, P].</summary>
     public Tensor ParameterShift { get; }
 
     public IPosteriorVariance Variance { get; }
@@ -53,7 +53,7 @@ internal sealed class RegressionPosterior
     {
         using var x = Network.Prepare(inputs);
         long b = inputs.shape[0];
-        Tensor shift = Network.Jvp(x, ParameterShift.reshape(1, -1).to(Network.Parameters.DType))[0].to(ScalarType.Float64);
+        Tensor shift = OutputCoupling.MeanShift(Network, x, ParameterShift);
         long c = shift.shape[1];
         Tensor prior = Mean switch
         {

@@ -16,7 +16,8 @@ internal sealed record RegressionSettings(
     int Probes = 16,
     int LanczosSteps = 100,
     int PreconditionerRank = 30,
-    int Seed = 0)
+    int Seed = 0,
+    bool IndependentOutputs = false)
 {
     public HyperparameterSpec Hyperparameters => new(PriorVariance, NoiseVariance);
     public SolverSettings SolverOrDefault => Solver ?? new SolverSettings();

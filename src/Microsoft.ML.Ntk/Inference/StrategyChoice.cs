@@ -24,6 +24,6 @@ internal static class StrategyChoice
                                         n * p * sizeof(double) <= ExplicitKernel.MaxJacobianBytes;
         if (n <= DenseLimit && explicitKernelAffordable) return InferenceStrategy.Dense;
         bool basisFits = p * Math.Min(settings.LanczosSteps, p) * sizeof(double) <= WeightSpaceBasisBudget;
-        return p <= n / 2 && basisFits ? InferenceStrategy.WeightSpace : InferenceStrategy.FunctionSpace;
+        return p <= n / 2 && basisFits && !settings.IndependentOutputs ? InferenceStrategy.WeightSpace : InferenceStrategy.FunctionSpace;
     }
 }

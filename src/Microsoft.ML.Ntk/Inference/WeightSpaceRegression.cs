@@ -15,6 +15,9 @@ internal static class WeightSpaceRegression
 {
     public static RegressionPosterior Fit(RegressionProblem problem, RegressionSettings settings)
     {
+        if (settings.IndependentOutputs)
+            throw new NotSupportedException("Independent outputs need one copy of the parameters per output, which the weight-space " +
+                                            "strategy does not build; use the dense or function-space strategy.");
         var clock = Stopwatch.StartNew();
         var solver = settings.SolverOrDefault;
         using var scope = NewDisposeScope();

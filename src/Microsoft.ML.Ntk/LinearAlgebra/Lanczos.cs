@@ -40,15 +40,16 @@ internal static class Lanczos
         for (int i = 0; i < steps; i++)
         {
             cancellation.ThrowIfCancellationRequested();
+            using var step = NewDisposeScope();   // the reorthogonalization makes O(i) temporaries of size n × k per step
             Tensor w = a.Multiply(basis[i]).to(ScalarType.Float64);
-            alphas.Add((w * basis[i]).sum(dim: 0));
+            alphas.Add(step.MoveToOuter((w * basis[i]).sum(dim: 0)));
             // full reorthogonalization, twice ("twice is enough")
             for (int pass = 0; pass < 2; pass++)
                 foreach (var previous in basis) w = w - previous * (w * previous).sum(dim: 0, keepdim: true);
             if (i == steps - 1) break;
             Tensor beta = w.norm(0, true, 2);
-            betas.Add(beta.squeeze(0));
-            basis.Add(where(beta > 1e-12, w / beta.clamp_min(1e-300), zeros_like(w)));
+            betas.Add(step.MoveToOuter(beta.squeeze(0)));
+            basis.Add(step.MoveToOuter(where(beta > 1e-12, w / beta.clamp_min(1e-300), zeros_like(w))));
         }
         Tensor alphaMatrix = stack(alphas.ToArray(), 1);
         Tensor betaMatrix = betas.Count == 0 ? zeros(k, 0, dtype: ScalarType.Float64) : stack(betas.ToArray(), 1);

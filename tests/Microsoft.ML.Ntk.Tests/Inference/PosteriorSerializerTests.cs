@@ -8,16 +8,18 @@ namespace Microsoft.ML.Ntk.Tests.Inference;
 public class PosteriorSerializerTests
 {
     [Theory]
-    [InlineData(InferenceStrategy.Dense)]
-    [InlineData(InferenceStrategy.FunctionSpace)]
-    [InlineData(InferenceStrategy.WeightSpace)]
-    public void ARegressionPosteriorPredictsTheSameAfterSavingAndLoading(InferenceStrategy strategy)
+    [InlineData(InferenceStrategy.Dense, false)]
+    [InlineData(InferenceStrategy.FunctionSpace, false)]
+    [InlineData(InferenceStrategy.WeightSpace, false)]
+    [InlineData(InferenceStrategy.Dense, true)]
+    public void ARegressionPosteriorPredictsTheSameAfterSavingAndLoading(InferenceStrategy strategy, bool independentOutputs)
     {
         var test = TestNetworks.Create("cnn-batchnorm");
         manual_seed(81);
         Tensor targets = randn(3, 3, dtype: ScalarType.Float64), queries = randn_like(test.Inputs);
         var posterior = GaussianProcessRegression.Fit(new LinearizedNetwork(test.Network, ParameterSelection.All), test.Inputs, targets,
-                                                      new RegressionSettings(PriorMean.Constant, Strategy: strategy, Probes: 4, LanczosSteps: 20));
+                                                      new RegressionSettings(PriorMean.Constant, Strategy: strategy, Probes: 4, LanczosSteps: 20,
+                                                                             IndependentOutputs: independentOutputs));
         var stream = new MemoryStream();
         PosteriorSerializer.Write(stream, posterior);
         stream.Position = 0;
