@@ -6,7 +6,7 @@ namespace Microsoft.ML.Ntk.Inference;
 /// What a classification fit is told: the likelihood, the prior mean (network outputs or zero), the prior variance s²
 /// (null: chosen by the Laplace evidence), the noise variance of the Gaussian likelihood (null: learned), how
 /// probabilities are predicted, the Monte Carlo sample count and seed, the solver's limits, and whether the outputs'
-/// kernels are independent (Gaussian likelihood only).
+/// kernels are independent.
 /// </summary>
 internal sealed record ClassificationSettings(
     ClassificationLikelihood Likelihood = ClassificationLikelihood.Softmax,
@@ -27,8 +27,6 @@ internal sealed record ClassificationSettings(
         SolverOrDefault.Validate();
         if (Likelihood == ClassificationLikelihood.Softmax && Mean == PriorMean.Constant)
             throw new NotSupportedException("A constant prior mean is not available with the softmax likelihood; use Network or Zero.");
-        if (Likelihood == ClassificationLikelihood.Softmax && IndependentOutputs)
-            throw new NotSupportedException("Independent outputs are available with the Gaussian likelihood only; the softmax couples the classes.");
         if (MonteCarloSamples < 1) throw new ArgumentOutOfRangeException(nameof(MonteCarloSamples), MonteCarloSamples, "At least one sample is needed.");
     }
 }

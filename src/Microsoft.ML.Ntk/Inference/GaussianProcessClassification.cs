@@ -42,12 +42,13 @@ internal static class GaussianProcessClassification
         // The evidence is compared between values of s²: solve each MAP tightly enough that its error does not decide.
         var solver = settings.SolverOrDefault with { Tolerance = Math.Min(settings.SolverOrDefault.Tolerance, 1e-9) };
         Tensor kernel = network.Kernel(problem.Inputs, problem.Inputs);
+        if (settings.IndependentOutputs) kernel = OutputCoupling.Independent(kernel, problem.Outputs);
         Tensor prior = settings.Mean == PriorMean.Network ? problem.PretrainedOutputs.reshape(problem.Count, problem.Outputs) : zeros(problem.Count, problem.Outputs, dtype: ScalarType.Float64);
 
         Tensor? warm = null;
         (SoftmaxMapResult Map, KernelInverseRoot Root, double Evidence, double Jitter) Evaluate(double s2)
         {
-            var map = SoftmaxMap.Solve(network, problem.Inputs, prior, labels, s2, solver, warm);
+            var map = SoftmaxMap.Solve(network, problem.Inputs, prior, labels, s2, solver, warm, settings.IndependentOutputs);
             warm = map.Shift;
             var (root, logDet, jitter) = LaplaceApproximation.Factor(kernel, map.Probabilities, s2);
             return (map, root, -map.Objective - 0.5 * logDet, jitter);   // the objective is CE + |Δθ|²/(2s²)
@@ -72,7 +73,7 @@ internal static class GaussianProcessClassification
         var report = new FitReport(InferenceStrategy.Dense, priorVariance, NoiseVariance: 0, Array.Empty<double>(), evidence, evaluations,
                                    HyperparametersConverged: true, final.NewtonIterations, final.GradientNorm, final.Converged,
                                    finalJitter, clock.Elapsed, warnings);
-        var variance = new KernelSpaceVariance(network, problem.Inputs, finalRoot, priorVariance);
+        var variance = new KernelSpaceVariance(network, problem.Inputs, finalRoot, priorVariance, settings.IndependentOutputs);
         return new ClassificationPosterior(network, settings.Mean, priorVariance, final.Shift, variance, settings, report);
     }
 

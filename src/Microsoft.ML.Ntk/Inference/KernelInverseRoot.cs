@@ -1,3 +1,4 @@
+using Microsoft.ML.Ntk.LinearAlgebra;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Ntk.Inference;
@@ -29,10 +30,21 @@ internal sealed class KernelInverseRoot
 
     public static KernelInverseRoot FromLanczos(Tensor basis, Tensor tridiagonal, double priorVariance, double noiseVariance)
     {
-        using var scope = NewDisposeScope();
-        Tensor system = priorVariance * tridiagonal + noiseVariance * eye(tridiagonal.shape[0], dtype: ScalarType.Float64);
         if (basis.dtype != ScalarType.Float64) throw new ArgumentException("The Lanczos basis must be float64.");
-        return new KernelInverseRoot(basis, scope.MoveToOuter(linalg.cholesky(system)));
+        return new KernelInverseRoot(basis, TridiagonalFactor(tridiagonal, priorVariance, noiseVariance));
+    }
+
+    /// <summary>
+    /// The Cholesky factor of s² T + σ² I for a Lanczos tridiagonal T of a positive semi-definite operator. Inexact
+    /// (float32) products can leave T with slightly negative eigenvalues, which s² ≫ σ² would turn into a failed
+    /// factorization: they are set to zero first (T = V max(Θ, 0) Vᵀ).
+    /// </summary>
+    public static Tensor TridiagonalFactor(Tensor tridiagonal, double priorVariance, double noiseVariance)
+    {
+        using var scope = NewDisposeScope();
+        var (values, vectors) = linalg.eigh(tridiagonal.to(ScalarType.Float64));
+        Tensor system = vectors.matmul(diag(priorVariance * values.clamp_min(0) + noiseVariance)).matmul(vectors.t());
+        return scope.MoveToOuter(DenseCholesky.Factor(0.5 * (system + system.t())).Lower);
     }
 
     public static KernelInverseRoot FromLaplace(Tensor curvatureRoot, Tensor lowerCholesky) => new(curvatureRoot, lowerCholesky);

@@ -1,5 +1,4 @@
 using Microsoft.ML.Ntk.LinearAlgebra;
-using Microsoft.ML.Ntk.Linearization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -9,21 +8,16 @@ namespace Microsoft.ML.Ntk.Inference;
 /// H = Jᵀ Λ J + I / s², the Hessian of the softmax MAP objective of the linearized network (exact: the model is linear
 /// in Δθ, so the generalized Gauss–Newton matrix is the Hessian), with Λ_i = diag(p_i) − p_i p_iᵀ.
 /// </summary>
-internal sealed class SoftmaxHessianOperator(LinearizedNetwork network, PreparedInputs inputs, Tensor probabilities, double priorVariance)
+internal sealed class SoftmaxHessianOperator(ParameterSpace space, Tensor probabilities, double priorVariance, Device device)
     : LinearOperator
 {
-    private readonly OutputCurvature curvature = OutputCurvature.Softmax(probabilities);
-
-    public override long Rows => network.Parameters.Count;
+    public override long Rows => space.Dimension;
     public override long Columns => Rows;
     public override ScalarType DType => ScalarType.Float64;
-    public override Device Device => network.Parameters.Device;
+    public override Device Device => device;
 
-    protected override Tensor MultiplyCore(Tensor x)
-    {
-        Tensor tangents = x.t().contiguous().to(network.Parameters.DType);
-        return network.GaussNewtonProduct(inputs, tangents, curvature).to(ScalarType.Float64).t() + x / priorVariance;
-    }
+    protected override Tensor MultiplyCore(Tensor x) =>
+        space.GaussNewton(x.t().contiguous(), probabilities).t() + x / priorVariance;
 
     protected override Tensor TransposedMultiplyCore(Tensor y) => MultiplyCore(y);
 }

@@ -47,8 +47,7 @@ internal static class WeightSpaceRegression
             : (solve.Solution[.., 0], sampleMean);
 
         Tensor basis = likelihood.Basis.to(network.Parameters.DType);
-        Tensor lower = linalg.cholesky(learned.PriorVariance * likelihood.ProjectedTridiagonal +
-                                       learned.NoiseVariance * eye(likelihood.ProjectedTridiagonal.shape[0], dtype: ScalarType.Float64));
+        Tensor lower = KernelInverseRoot.TridiagonalFactor(likelihood.ProjectedTridiagonal, learned.PriorVariance, learned.NoiseVariance);
         var variance = new WeightSpaceVariance(network, scope.MoveToOuter(basis), scope.MoveToOuter(lower), learned.PriorVariance, learned.NoiseVariance);
 
         var warnings = new List<string>();

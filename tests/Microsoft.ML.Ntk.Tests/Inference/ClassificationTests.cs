@@ -14,10 +14,12 @@ public class ClassificationTests
     /// <summary>A separately coded dense Newton solve of the softmax MAP with the explicit Jacobian, and its Laplace covariance.</summary>
     private sealed record DenseReference(Tensor Shift, Tensor Mean, Tensor Covariance);
 
-    private static DenseReference Reference(nn.Module network, Tensor inputs, Tensor labels, Tensor testInputs, double s2, bool networkMean)
+    private static DenseReference Reference(nn.Module network, Tensor inputs, Tensor labels, Tensor testInputs, double s2, bool networkMean,
+                                            bool independent = false)
     {
         var parameters = network.parameters().ToList<Tensor>();
         Tensor j = ReferenceJacobian.ByRows(network, inputs, parameters), jStar = ReferenceJacobian.ByRows(network, testInputs, parameters);
+        if (independent) { j = BlockPerOutput(j, labels.max().item<long>() + 1); jStar = BlockPerOutput(jStar, labels.max().item<long>() + 1); }
         Tensor f0, f0Star;
         using (no_grad())
         {
@@ -45,25 +47,35 @@ public class ClassificationTests
         return new DenseReference(shift, f0Star + jStar.matmul(shift).reshape(b, c), blocks);
     }
 
+    /// <summary>Independent outputs as one parameter copy per output: row (n, c) of J moves to column block c.</summary>
+    private static Tensor BlockPerOutput(Tensor j, long outputs)
+    {
+        long p = j.shape[1];
+        Tensor expanded = zeros(j.shape[0], outputs * p, dtype: j.dtype);
+        for (long row = 0; row < j.shape[0]; row++) expanded[row, TensorIndex.Slice(row % outputs * p, (row % outputs + 1) * p)] = j[row];
+        return expanded;
+    }
+
     [Theory]
-    [InlineData("cnn-batchnorm", true)]
-    [InlineData("resnet", false)]
-    [InlineData("mlp-tanh", true)]
-    public void TheSoftmaxMapAndLaplaceCovarianceMatchADenseNewtonSolve(string name, bool networkMean)
+    [InlineData("cnn-batchnorm", true, false)]
+    [InlineData("resnet", false, false)]
+    [InlineData("mlp-tanh", true, false)]
+    [InlineData("cnn-batchnorm", true, true)]
+    public void TheSoftmaxMapAndLaplaceCovarianceMatchADenseNewtonSolve(string name, bool networkMean, bool independent)
     {
         var test = TestNetworks.Create(name);
         manual_seed(71);
         long c = ((nn.IModule<Tensor, Tensor>)test.Network).call(test.Inputs).shape[1];
-        Tensor labels = randint(0, c, test.Inputs.shape[0], dtype: ScalarType.Int64);
+        Tensor labels = independent ? tensor(new long[] { 2, 0, 1 }) : randint(0, c, test.Inputs.shape[0], dtype: ScalarType.Int64);
         Tensor testInputs = randn_like(test.Inputs).narrow(0, 0, 2);
         var network = new LinearizedNetwork(test.Network, ParameterSelection.All, TangentMode.Auto, batchSize: 2);
         var settings = new ClassificationSettings(Mean: networkMean ? PriorMean.Network : PriorMean.Zero, PriorVariance: 0.8,
                                                   Predictive: PredictiveApproximation.MonteCarlo, MonteCarloSamples: 4000,
-                                                  Solver: new SolverSettings(Tolerance: 1e-10, MaxIterations: 2000));
+                                                  Solver: new SolverSettings(Tolerance: 1e-10, MaxIterations: 2000), IndependentOutputs: independent);
         var posterior = GaussianProcessClassification.Fit(network, test.Inputs, labels, settings);
-        var reference = Reference(test.Network, test.Inputs, labels, testInputs, 0.8, networkMean);
+        var reference = Reference(test.Network, test.Inputs, labels, testInputs, 0.8, networkMean, independent);
         Assert.True(posterior.Report.SolverConverged, posterior.Report.ToString());
-        Tolerances.AssertClose(posterior.ParameterShift, reference.Shift, PosteriorTolerance, $"{name} MAP Δθ");
+        Tolerances.AssertClose(posterior.ParameterShift.reshape(-1), reference.Shift, PosteriorTolerance, $"{name} MAP Δθ");
 
         var prediction = posterior.Predict(testInputs);
         Tolerances.AssertClose(prediction.LatentMean, reference.Mean, PosteriorTolerance, $"{name} latent mean");

@@ -42,14 +42,12 @@ public class IndependentOutputsTests
     }
 
     [Fact]
-    public void WeightSpaceAndSoftmaxRefuseIndependentOutputs()
+    public void WeightSpaceRefusesIndependentOutputs()
     {
         var test = TestNetworks.Create("cnn-batchnorm");
         var network = new LinearizedNetwork(test.Network, ParameterSelection.All);
         Assert.Throws<NotSupportedException>(() => GaussianProcessRegression.Fit(network, test.Inputs, zeros(3, 3, dtype: ScalarType.Float64),
             new RegressionSettings(Strategy: InferenceStrategy.WeightSpace, IndependentOutputs: true)));
-        Assert.Throws<NotSupportedException>(() => GaussianProcessClassification.Fit(network, test.Inputs, tensor(new long[] { 0, 1, 2 }),
-            new ClassificationSettings(IndependentOutputs: true)));
     }
 
     /// <summary>Written here again, apart from the code under test: keep k[(n, c), (m, c')] only where c = c'.</summary>

@@ -59,3 +59,19 @@ public class WeightSpaceRegressionTests
         return (mlp, linspace(-2, 2, 40, dtype: ScalarType.Float64).unsqueeze(1));
     }
 }
+
+public class TridiagonalFactorTests
+{
+    /// <summary>Found while benchmarking: float32 products left T with an eigenvalue of −1e-6 and s² ≈ 10³, σ² ≈ 10⁻²
+    /// made s² T + σ² I indefinite. The factor treats such eigenvalues as zero.</summary>
+    [Fact]
+    public void SlightlyNegativeEigenvaluesOfTheTridiagonalAreTreatedAsZero()
+    {
+        TorchSharpLoader.EnsureLoaded();
+        Tensor t = tensor(new double[] { 5, 0, 0, -1e-4 }, dtype: ScalarType.Float64).reshape(2, 2);
+        Assert.Throws<System.Runtime.InteropServices.ExternalException>(() => linalg.cholesky(1e3 * t + 1e-2 * eye(2, dtype: ScalarType.Float64)));
+        Tensor lower = KernelInverseRoot.TridiagonalFactor(t, 1e3, 1e-2);
+        Tensor expected = tensor(new double[] { 5e3 + 1e-2, 0, 0, 1e-2 }, dtype: ScalarType.Float64).reshape(2, 2);
+        Tolerances.AssertClose(lower.matmul(lower.t()), expected, 1e-12, "factor of s² max(T, 0) + σ² I");
+    }
+}
