@@ -34,6 +34,7 @@ internal static class DenseRegression
 
         var warnings = new List<string>();
         if (!learned.Converged) warnings.Add($"The hyperparameter search stopped after {learned.Iterations} iterations before its gradient vanished.");
+        if (learned.Implausibility(centered.var().item<double>()) is { } implausible) warnings.Add(implausible);
         if (cholesky.Jitter > 0) warnings.Add($"A jitter of {cholesky.Jitter:E2} was added to the kernel's diagonal.");
         var report = new FitReport(InferenceStrategy.Dense, learned.PriorVariance, learned.NoiseVariance, learned.ConstantMean,
                                    learned.LogMarginalLikelihood, learned.Iterations, learned.Converged, SolverIterations: 0,

@@ -44,7 +44,7 @@ internal static class FunctionSpaceRegression
 
         var report = new FitReport(InferenceStrategy.FunctionSpace, learned.PriorVariance, learned.NoiseVariance, constant,
                                    learned.LogMarginalLikelihood, learned.Iterations, learned.Converged, solve.Iterations,
-                                   solve.WorstResidual, solve.Converged, Jitter: 0, clock.Elapsed, Warnings(solve, learned, solver));
+                                   solve.WorstResidual, solve.Converged, Jitter: 0, clock.Elapsed, Warnings(solve, learned, solver, residual));
         return new RegressionPosterior(problem.Network, settings.Mean, constant, learned.PriorVariance, learned.NoiseVariance,
                                        scope.MoveToOuter(shift), new KernelSpaceVariance(problem.Network, problem.Inputs, Keep(root, scope), learned.PriorVariance,
                                                                                        settings.IndependentOutputs),
@@ -64,9 +64,10 @@ internal static class FunctionSpaceRegression
         return (kInvY - kInvH.matmul(b), b.data<double>().ToArray());
     }
 
-    private static List<string> Warnings(SolveResult solve, LearnedHyperparameters learned, SolverSettings solver)
+    private static List<string> Warnings(SolveResult solve, LearnedHyperparameters learned, SolverSettings solver, Tensor residual)
     {
         var warnings = new List<string>();
+        if (learned.Implausibility(residual.var().item<double>()) is { } implausible) warnings.Add(implausible);
         if (!solve.Converged)
             warnings.Add($"Conjugate gradients stopped at {solve.Iterations} iterations with a relative residual of {solve.WorstResidual:E2} " +
                          $"(tolerance {solver.Tolerance:E1}); raise MaxIterations or loosen Tolerance.");

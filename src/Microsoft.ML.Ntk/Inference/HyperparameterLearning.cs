@@ -2,7 +2,15 @@ namespace Microsoft.ML.Ntk.Inference;
 
 /// <summary>The hyperparameters a fit ended with, and how they were found.</summary>
 internal sealed record LearnedHyperparameters(double PriorVariance, double NoiseVariance, double[] ConstantMean,
-                                              double LogMarginalLikelihood, int Iterations, bool Converged);
+                                              double LogMarginalLikelihood, int Iterations, bool Converged)
+{
+    /// <summary>A warning when the values left any plausible range (the likelihood was unbounded or badly estimated), else null.</summary>
+    public string? Implausibility(double residualVariance) =>
+        NoiseVariance < 1e-10 * residualVariance || PriorVariance > 1e12 || PriorVariance < 1e-12
+            ? $"The learned hyperparameters are implausible (s² = {PriorVariance:G3}, σ² = {NoiseVariance:G3} for a residual variance of " +
+              $"{residualVariance:G3}): the marginal likelihood estimate is unbounded here. Fix PriorVariance and NoiseVariance, or use more Lanczos steps."
+            : null;
+}
 
 /// <summary>
 /// Maximizes the log marginal likelihood over the free hyperparameters (those the user did not fix), in log space.

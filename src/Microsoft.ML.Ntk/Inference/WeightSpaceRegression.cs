@@ -29,9 +29,16 @@ internal static class WeightSpaceRegression
         Tensor residual = problem.Targets - problem.PriorMeanValues(settings.Mean, sampleMean);
         Tensor projected = Transpose(problem, residual.unsqueeze(1))[.., 0];
 
-        var likelihood = new WeightSpaceMarginalLikelihood(gaussNewton, projected, residual.square().sum().item<double>(), problem.Size,
-                                                           settings.Probes, (int)Math.Min(settings.LanczosSteps, network.Parameters.Count),
-                                                           settings.Seed, sampleMean);
+        // With P ≥ N·C the Sylvester form needs log det(s² G + σ² I_P) to cancel (P − n) log σ² to every digit, which a
+        // stochastic estimate does not (measured: σ² ran off to 1e-64); the function-space estimate of the same
+        // likelihood is used then. The weight-space Lanczos basis is built either way: the variance needs it.
+        bool parametersFewer = network.Parameters.Count < problem.Size;
+        var weightSpace = new WeightSpaceMarginalLikelihood(gaussNewton, projected, residual.square().sum().item<double>(), problem.Size,
+                                                            parametersFewer ? settings.Probes : 0,
+                                                            (int)Math.Min(settings.LanczosSteps, network.Parameters.Count), settings.Seed, sampleMean);
+        IMarginalLikelihood likelihood = parametersFewer ? weightSpace
+            : new LanczosMarginalLikelihood(new KernelOperator(network, problem.Inputs, problem.Outputs), residual, settings.Probes,
+                                            (int)Math.Min(settings.LanczosSteps, problem.Size), settings.Seed, sampleMean);
         double meanKernelDiagonal = Traces.Hutchinson(gaussNewton, 4, settings.Seed) / problem.Size;
         var learned = HyperparameterLearning.Learn(likelihood, settings.Hyperparameters, residual.var().item<double>(),
                                                    meanKernelDiagonal, solver.Cancellation);
@@ -46,8 +53,8 @@ internal static class WeightSpaceRegression
             ? ProfileConstant(problem, solve.Solution, columns, learned.NoiseVariance)
             : (solve.Solution[.., 0], sampleMean);
 
-        Tensor basis = likelihood.Basis.to(network.Parameters.DType);
-        Tensor lower = KernelInverseRoot.TridiagonalFactor(likelihood.ProjectedTridiagonal, learned.PriorVariance, learned.NoiseVariance);
+        Tensor basis = weightSpace.Basis.to(network.Parameters.DType);
+        Tensor lower = KernelInverseRoot.TridiagonalFactor(weightSpace.ProjectedTridiagonal, learned.PriorVariance, learned.NoiseVariance);
         var variance = new WeightSpaceVariance(network, scope.MoveToOuter(basis), scope.MoveToOuter(lower), learned.PriorVariance, learned.NoiseVariance);
 
         var warnings = new List<string>();
@@ -55,6 +62,7 @@ internal static class WeightSpaceRegression
             warnings.Add($"Conjugate gradients stopped at {solve.Iterations} iterations with a relative residual of {solve.WorstResidual:E2} " +
                          $"(tolerance {solver.Tolerance:E1}); raise MaxIterations or loosen Tolerance.");
         if (!learned.Converged) warnings.Add($"The hyperparameter search stopped after {learned.Iterations} iterations before its gradient vanished.");
+        if (learned.Implausibility(residual.var().item<double>()) is { } implausible) warnings.Add(implausible);
         var report = new FitReport(InferenceStrategy.WeightSpace, learned.PriorVariance, learned.NoiseVariance, constant,
                                    learned.LogMarginalLikelihood, learned.Iterations, learned.Converged, solve.Iterations,
                                    solve.WorstResidual, solve.Converged, Jitter: 0, clock.Elapsed, warnings);
