@@ -47,8 +47,7 @@ internal sealed class ClassificationPosterior
     private ClassificationPrediction PredictBatch(Tensor inputs, long offset)
     {
         using var x = Network.Prepare(inputs);
-        Tensor shift = OutputCoupling.MeanShift(Network, x, ParameterShift);
-        Tensor mean = (Mean == PriorMean.Network ? Network.Output(x).to(ScalarType.Float64) : zeros_like(shift)) + shift;
+        Tensor mean = RegressionPosterior.PosteriorMean(Network, x, Mean, Array.Empty<double>(), ParameterShift);
         if (Settings.Predictive == PredictiveApproximation.Probit || Settings.Likelihood == ClassificationLikelihood.Gaussian)
         {
             Tensor variance = Variance.Latent(x).clamp_min(0);

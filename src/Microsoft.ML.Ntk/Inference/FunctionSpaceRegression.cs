@@ -19,10 +19,8 @@ internal static class FunctionSpaceRegression
         var clock = Stopwatch.StartNew();
         var solver = settings.SolverOrDefault;
         using var scope = NewDisposeScope();
-        int outputs = (int)problem.Outputs;
         var kernel = new KernelOperator(problem.Network, problem.Inputs, problem.Outputs, settings.IndependentOutputs);
-        double[] sampleMean = settings.Mean == PriorMean.Constant
-            ? problem.Targets.reshape(-1, outputs).mean(new long[] { 0 }).data<double>().ToArray() : Array.Empty<double>();
+        double[] sampleMean = settings.Mean == PriorMean.Constant ? problem.SampleMean() : Array.Empty<double>();
         Tensor residual = problem.Targets - problem.PriorMeanValues(settings.Mean, sampleMean);
 
         var likelihood = new LanczosMarginalLikelihood(kernel, residual, settings.Probes, (int)Math.Min(settings.LanczosSteps, problem.Size),
@@ -44,7 +42,8 @@ internal static class FunctionSpaceRegression
 
         var report = new FitReport(InferenceStrategy.FunctionSpace, learned.PriorVariance, learned.NoiseVariance, constant,
                                    learned.LogMarginalLikelihood, learned.Iterations, learned.Converged, solve.Iterations,
-                                   solve.WorstResidual, solve.Converged, Jitter: 0, clock.Elapsed, Warnings(solve, learned, solver, residual));
+                                   solve.WorstResidual, solve.Converged, Jitter: 0, clock.Elapsed,
+                                   FitWarnings.Collect(learned, residual.var().item<double>(), solve, solver));
         return new RegressionPosterior(problem.Network, settings.Mean, constant, learned.PriorVariance, learned.NoiseVariance,
                                        scope.MoveToOuter(shift), new KernelSpaceVariance(problem.Network, problem.Inputs, Keep(root, scope), learned.PriorVariance,
                                                                                        settings.IndependentOutputs),
@@ -62,18 +61,6 @@ internal static class FunctionSpaceRegression
         Tensor h = rhs[.., 1..];
         Tensor b = linalg.solve(h.t().matmul(kInvH), h.t().matmul(kInvY));
         return (kInvY - kInvH.matmul(b), b.data<double>().ToArray());
-    }
-
-    private static List<string> Warnings(SolveResult solve, LearnedHyperparameters learned, SolverSettings solver, Tensor residual)
-    {
-        var warnings = new List<string>();
-        if (learned.Implausibility(residual.var().item<double>()) is { } implausible) warnings.Add(implausible);
-        if (!solve.Converged)
-            warnings.Add($"Conjugate gradients stopped at {solve.Iterations} iterations with a relative residual of {solve.WorstResidual:E2} " +
-                         $"(tolerance {solver.Tolerance:E1}); raise MaxIterations or loosen Tolerance.");
-        if (!learned.Converged)
-            warnings.Add($"The hyperparameter search stopped after {learned.Iterations} iterations before its gradient vanished.");
-        return warnings;
     }
 
     private static KernelInverseRoot Keep(KernelInverseRoot root, DisposeScope scope)

@@ -52,15 +52,19 @@ internal sealed class RegressionPosterior
     private (Tensor Mean, Tensor Latent) PredictBatch(Tensor inputs)
     {
         using var x = Network.Prepare(inputs);
-        long b = inputs.shape[0];
-        Tensor shift = OutputCoupling.MeanShift(Network, x, ParameterShift);
-        long c = shift.shape[1];
-        Tensor prior = Mean switch
+        return (PosteriorMean(Network, x, Mean, ConstantMean, ParameterShift), Variance.Latent(x));
+    }
+
+    /// <summary>μ(x*) = m(x*) + J(x*) Δθ at prepared inputs, [B, C] in float64.</summary>
+    internal static Tensor PosteriorMean(LinearizedNetwork network, PreparedInputs x, PriorMean mean, double[] constant, Tensor parameterShift)
+    {
+        Tensor shift = OutputCoupling.MeanShift(network, x, parameterShift);
+        Tensor prior = mean switch
         {
-            PriorMean.Network => Network.Output(x).to(ScalarType.Float64),
+            PriorMean.Network => network.Output(x).to(ScalarType.Float64),
             PriorMean.Zero => zeros_like(shift),
-            _ => tensor(ConstantMean, dtype: ScalarType.Float64).expand(b, c),
+            _ => tensor(constant, dtype: ScalarType.Float64).expand(shift.shape[0], shift.shape[1]),
         };
-        return (prior + shift, Variance.Latent(x));
+        return prior + shift;
     }
 }

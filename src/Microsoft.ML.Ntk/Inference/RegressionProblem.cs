@@ -51,6 +51,9 @@ internal sealed class RegressionProblem
     public Tensor Targets { get; }
     public Tensor PretrainedOutputs { get; }
 
+    /// <summary>The mean of the targets per output, [C].</summary>
+    public double[] SampleMean() => Targets.reshape(Count, Outputs).mean(new long[] { 0 }).data<double>().ToArray();
+
     /// <summary>m(X) flattened, for a prior mean and (for the constant mean) its values per output.</summary>
     public Tensor PriorMeanValues(PriorMean mean, double[] constant) => mean switch
     {

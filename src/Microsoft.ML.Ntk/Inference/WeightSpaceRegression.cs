@@ -22,10 +22,8 @@ internal static class WeightSpaceRegression
         var solver = settings.SolverOrDefault;
         using var scope = NewDisposeScope();
         var network = problem.Network;
-        int outputs = (int)problem.Outputs;
         var gaussNewton = new GaussNewtonOperator(network, problem.Inputs);
-        double[] sampleMean = settings.Mean == PriorMean.Constant
-            ? problem.Targets.reshape(-1, outputs).mean(new long[] { 0 }).data<double>().ToArray() : Array.Empty<double>();
+        double[] sampleMean = settings.Mean == PriorMean.Constant ? problem.SampleMean() : Array.Empty<double>();
         Tensor residual = problem.Targets - problem.PriorMeanValues(settings.Mean, sampleMean);
         Tensor projected = Transpose(problem, residual.unsqueeze(1))[.., 0];
 
@@ -57,12 +55,7 @@ internal static class WeightSpaceRegression
         Tensor lower = KernelInverseRoot.TridiagonalFactor(weightSpace.ProjectedTridiagonal, learned.PriorVariance, learned.NoiseVariance);
         var variance = new WeightSpaceVariance(network, scope.MoveToOuter(basis), scope.MoveToOuter(lower), learned.PriorVariance, learned.NoiseVariance);
 
-        var warnings = new List<string>();
-        if (!solve.Converged)
-            warnings.Add($"Conjugate gradients stopped at {solve.Iterations} iterations with a relative residual of {solve.WorstResidual:E2} " +
-                         $"(tolerance {solver.Tolerance:E1}); raise MaxIterations or loosen Tolerance.");
-        if (!learned.Converged) warnings.Add($"The hyperparameter search stopped after {learned.Iterations} iterations before its gradient vanished.");
-        if (learned.Implausibility(residual.var().item<double>()) is { } implausible) warnings.Add(implausible);
+        var warnings = FitWarnings.Collect(learned, residual.var().item<double>(), solve, solver);
         var report = new FitReport(InferenceStrategy.WeightSpace, learned.PriorVariance, learned.NoiseVariance, constant,
                                    learned.LogMarginalLikelihood, learned.Iterations, learned.Converged, solve.Iterations,
                                    solve.WorstResidual, solve.Converged, Jitter: 0, clock.Elapsed, warnings);

@@ -1,0 +1,19 @@
+using Microsoft.ML.Ntk.LinearAlgebra;
+
+namespace Microsoft.ML.Ntk.Inference;
+
+/// <summary>What a fit must say about itself: a solve that stopped short, a search that did not settle, implausible values.</summary>
+internal static class FitWarnings
+{
+    public static List<string> Collect(LearnedHyperparameters learned, double residualVariance, SolveResult? solve = null, SolverSettings? solver = null)
+    {
+        var warnings = new List<string>();
+        if (solve is { Converged: false })
+            warnings.Add($"Conjugate gradients stopped at {solve.Iterations} iterations with a relative residual of {solve.WorstResidual:E2} " +
+                         $"(tolerance {solver?.Tolerance:E1}); raise MaxIterations, loosen Tolerance, or use a float64 network.");
+        if (!learned.Converged)
+            warnings.Add($"The hyperparameter search stopped after {learned.Iterations} iterations before its gradient vanished.");
+        if (learned.Implausibility(residualVariance) is { } implausible) warnings.Add(implausible);
+        return warnings;
+    }
+}
