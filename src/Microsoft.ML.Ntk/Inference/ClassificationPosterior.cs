@@ -3,8 +3,11 @@ using static TorchSharp.torch;
 
 namespace Microsoft.ML.Ntk.Inference;
 
-/// <summary>Class probabilities [B, C], the latent mean [B, C] and each class's latent variance [B, C], in float64.</summary>
-internal sealed record ClassificationPrediction(Tensor Probabilities, Tensor LatentMean, Tensor LatentVariance);
+/// <summary>
+/// Class probabilities [B, C], the latent mean [B, C] and each class's latent variance [B, C], in float64. Latent variances
+/// that rounding made negative are clamped to zero and counted.
+/// </summary>
+internal sealed record ClassificationPrediction(Tensor Probabilities, Tensor LatentMean, Tensor LatentVariance, long ClampedVariances = 0);
 
 /// <summary>
 /// The fitted classification posterior: latent f(x*) ~ N(m(x*) + J(x*) Δθ̂, Σ*) with Σ* from the Laplace (softmax) or
@@ -41,7 +44,8 @@ internal sealed class ClassificationPosterior
         var parts = DataBatches.Of(inputs.shape[0], PredictionBatch).Select(b => PredictBatch(inputs.narrow(0, b.Start, b.Length), b.Start)).ToList();
         return new ClassificationPrediction(scope.MoveToOuter(cat(parts.Select(p => p.Probabilities).ToArray())),
                                             scope.MoveToOuter(cat(parts.Select(p => p.LatentMean).ToArray())),
-                                            scope.MoveToOuter(cat(parts.Select(p => p.LatentVariance).ToArray())));
+                                            scope.MoveToOuter(cat(parts.Select(p => p.LatentVariance).ToArray())),
+                                            parts.Sum(p => p.ClampedVariances));
     }
 
     private ClassificationPrediction PredictBatch(Tensor inputs, long offset)
@@ -50,14 +54,17 @@ internal sealed class ClassificationPosterior
         Tensor mean = RegressionPosterior.PosteriorMean(Network, x, Mean, Array.Empty<double>(), ParameterShift);
         if (Settings.Predictive == PredictiveApproximation.Probit || Settings.Likelihood == ClassificationLikelihood.Gaussian)
         {
-            Tensor variance = Variance.Latent(x).clamp_min(0);
+            Tensor raw = Variance.Latent(x);
+            long clamped = (raw < 0).sum().item<long>();
+            Tensor variance = raw.clamp_min(0);
             Tensor probabilities = Settings.Likelihood == ClassificationLikelihood.Gaussian
                 ? mean.softmax(1)                                                    // documented approximation
                 : (mean / (1 + Math.PI / 8 * variance).sqrt()).softmax(1);
-            return new ClassificationPrediction(probabilities, mean, variance);
+            return new ClassificationPrediction(probabilities, mean, variance, clamped);
         }
         Tensor covariance = ((KernelSpaceVariance)Variance).Covariance(x);             // [B, C, C]; softmax posteriors are kernel-space
-        return new ClassificationPrediction(MonteCarlo(mean, covariance, offset), mean, covariance.diagonal(0, 1, 2).clamp_min(0));
+        Tensor diagonal = covariance.diagonal(0, 1, 2);
+        return new ClassificationPrediction(MonteCarlo(mean, covariance, offset), mean, diagonal.clamp_min(0), (diagonal < 0).sum().item<long>());
     }
 
     /// <summary>The mean of softmax(μ + L z) over standard normal z, L Lᵀ = Σ (+ jitter); the draws depend on the seed and the row.</summary>
