@@ -85,7 +85,7 @@ public class JacobianProductsTests
         Tensor v = randn(4, forward.Parameters.Count, dtype: ScalarType.Float64);
         Tolerances.AssertClose(forward.Jvp(x, v), reverse.Jvp(y, v), Tolerances.Float64, $"{name} forward mode vs double-VJP");
         Tensor u = randn(3, test.Inputs.shape[0], forward.Output(x).shape[1], dtype: ScalarType.Float64);
-        Tolerances.AssertClose(forward.Vjp(x, u), reverse.Vjp(y, u), Tolerances.Float64, $"{name} transposed rules vs autograd");
+        Tolerances.AssertClose(forward.Vjp(x, u), reverse.Vjp(y, u), Tolerances.Float64, $"{name} Jᵀ·U on the kept graph vs a fresh autograd pass");
     }
 
     [Theory]
