@@ -24,3 +24,18 @@ with open(os.path.join(here, "mlp_tanh.expected.txt"), "w") as f:
     f.write("# inputs (3 values) then outputs (2 values) per row, printed by PyTorch %s\n" % torch.__version__)
     for x, y in zip(inputs.tolist(), outputs.tolist()):
         f.write(" ".join(repr(v) for v in x + y) + "\n")
+
+# mlp_relu.state_dict.pt and mlp_relu.safetensors-like raw file: the state_dict of
+# nn.Sequential(Linear(4, 6), ReLU(), Linear(6, 3)) from torch.manual_seed(99), saved by torch.save (zip format), and
+# mlp_relu.expected.txt with PyTorch's outputs for fixed inputs. (Debian's python3-torch has no safetensors module; the
+# tests write safetensors files themselves.)
+torch.manual_seed(99)
+relu = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.ReLU(), torch.nn.Linear(6, 3)).eval()
+torch.save(relu.state_dict(), os.path.join(here, "mlp_relu.state_dict.pt"))
+inputs = torch.linspace(-1, 1, 8).reshape(2, 4)
+with torch.no_grad():
+    outputs = relu(inputs)
+with open(os.path.join(here, "mlp_relu.expected.txt"), "w") as f:
+    f.write("# inputs (4 values) then outputs (3 values) per row, printed by PyTorch %s\n" % torch.__version__)
+    for x, y in zip(inputs.tolist(), outputs.tolist()):
+        f.write(" ".join(repr(v) for v in x + y) + "\n")

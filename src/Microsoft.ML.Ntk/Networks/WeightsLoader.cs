@@ -1,0 +1,68 @@
+using System.Collections;
+using TorchSharp;
+using TorchSharp.PyBridge;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Ntk.Networks;
+
+/// <summary>
+/// Loads weights into a module built in C#, checking every key and shape first so that a mismatch is met by an error
+/// naming the first offending key and both shapes (and nothing is half-loaded).
+/// </summary>
+internal static class WeightsLoader
+{
+    public static void Load(nn.Module module, string path)
+    {
+        var format = WeightsFormats.Detect(path);
+        if (format == WeightsFormat.TorchScript)
+            throw new InvalidDataException($"'{path}' is a TorchScript module, not a set of weights; load it as a TorchScript network instead.");
+        if (format == WeightsFormat.TorchSharp)
+        {
+            LoadTorchSharp(module, path);
+            return;
+        }
+        Dictionary<string, Tensor> weights = format == WeightsFormat.Safetensors ? Safetensors.LoadStateDict(path) : ReadPyTorch(path);
+        Apply(module, weights, path);
+    }
+
+    /// <summary>Copies the weights into the module's parameters and buffers after checking names and shapes.</summary>
+    public static void Apply(nn.Module module, IReadOnlyDictionary<string, Tensor> weights, string source)
+    {
+        var expected = module.state_dict();
+        foreach (var (name, tensor) in expected)
+        {
+            if (!weights.TryGetValue(name, out var given))
+                throw new InvalidDataException($"'{source}' has no entry '{name}' (shape [{string.Join(", ", tensor.shape)}]); " +
+                                               $"it holds: {string.Join(", ", weights.Keys.Take(12))}{(weights.Count > 12 ? ", …" : "")}.");
+            if (!given.shape.SequenceEqual(tensor.shape))
+                throw new InvalidDataException($"'{source}': entry '{name}' has shape [{string.Join(", ", given.shape)}] but the architecture " +
+                                               $"expects [{string.Join(", ", tensor.shape)}].");
+        }
+        var unexpected = weights.Keys.Where(k => !expected.ContainsKey(k)).ToList();
+        if (unexpected.Count > 0)
+            throw new InvalidDataException($"'{source}' has entries the architecture does not: {string.Join(", ", unexpected.Take(12))}.");
+        using var noGrad = no_grad();
+        foreach (var (name, tensor) in expected) tensor.copy_(weights[name].to(tensor.dtype).to(tensor.device));
+    }
+
+    private static Dictionary<string, Tensor> ReadPyTorch(string path)
+    {
+        Hashtable table = PyTorchUnpickler.UnpickleStateDict(path);
+        var weights = new Dictionary<string, Tensor>();
+        foreach (DictionaryEntry entry in table)
+            if (entry.Key is string key && entry.Value is Tensor value) weights[key] = value;
+        return weights;
+    }
+
+    private static void LoadTorchSharp(nn.Module module, string path)
+    {
+        try
+        {
+            module.load(path, strict: true);
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or IOException or System.Runtime.InteropServices.ExternalException)
+        {
+            throw new InvalidDataException($"'{path}' could not be loaded as TorchSharp weights for this architecture: {ex.Message}", ex);
+        }
+    }
+}
