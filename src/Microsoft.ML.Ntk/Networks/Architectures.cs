@@ -21,6 +21,12 @@ internal static class Architectures
         return nn.Sequential(layers);
     }
 
+    /// <summary>The small CNN of <see cref="NetworkArchitecture.SmallCnn"/>.</summary>
+    public static nn.Module<Tensor, Tensor> SmallCnn(long channels, long classes) => nn.Sequential(
+        nn.Conv2d(channels, 16, 3, padding: 1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding: 1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.AdaptiveAvgPool2d(new long[] { 1, 1 }), nn.Flatten(), nn.Linear(32, classes));
+
     /// <summary>
     /// A CIFAR-style ResNet: 3×3 stem conv (no max pool), four stages of basic blocks with 64·widthFactor,
     /// 128·, 256·, 512· channels (strides 1, 2, 2, 2), global average pooling and a linear head.
