@@ -10,6 +10,18 @@ import os
 import torch
 
 here = os.path.dirname(os.path.abspath(__file__))
+
+
+def write_expected(name, network, inputs):
+    """Writes the inputs and the outputs PyTorch computes for them, one row per line, to name."""
+    with torch.no_grad():
+        outputs = network(inputs)
+    with open(os.path.join(here, name), "w") as f:
+        f.write("# inputs (%d values) then outputs (%d values) per row, printed by PyTorch %s\n"
+                % (inputs.shape[1], outputs.shape[1], torch.__version__))
+        for x, y in zip(inputs.tolist(), outputs.tolist()):
+            f.write(" ".join(repr(v) for v in x + y) + "\n")
+
 torch.manual_seed(1234)
 net = torch.nn.Sequential(
     torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2)
@@ -17,25 +29,13 @@ net = torch.nn.Sequential(
 scripted = torch.jit.script(net)
 scripted.save(os.path.join(here, "mlp_tanh.torchscript.pt"))
 
-inputs = torch.linspace(-2, 2, 12, dtype=torch.float64).reshape(4, 3)
-with torch.no_grad():
-    outputs = net(inputs)
-with open(os.path.join(here, "mlp_tanh.expected.txt"), "w") as f:
-    f.write("# inputs (3 values) then outputs (2 values) per row, printed by PyTorch %s\n" % torch.__version__)
-    for x, y in zip(inputs.tolist(), outputs.tolist()):
-        f.write(" ".join(repr(v) for v in x + y) + "\n")
+write_expected("mlp_tanh.expected.txt", net, torch.linspace(-2, 2, 12, dtype=torch.float64).reshape(4, 3))
 
-# mlp_relu.state_dict.pt and mlp_relu.safetensors-like raw file: the state_dict of
+# mlp_relu.state_dict.pt: the state_dict of
 # nn.Sequential(Linear(4, 6), ReLU(), Linear(6, 3)) from torch.manual_seed(99), saved by torch.save (zip format), and
 # mlp_relu.expected.txt with PyTorch's outputs for fixed inputs. (Debian's python3-torch has no safetensors module; the
 # tests write safetensors files themselves.)
 torch.manual_seed(99)
 relu = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.ReLU(), torch.nn.Linear(6, 3)).eval()
 torch.save(relu.state_dict(), os.path.join(here, "mlp_relu.state_dict.pt"))
-inputs = torch.linspace(-1, 1, 8).reshape(2, 4)
-with torch.no_grad():
-    outputs = relu(inputs)
-with open(os.path.join(here, "mlp_relu.expected.txt"), "w") as f:
-    f.write("# inputs (4 values) then outputs (3 values) per row, printed by PyTorch %s\n" % torch.__version__)
-    for x, y in zip(inputs.tolist(), outputs.tolist()):
-        f.write(" ".join(repr(v) for v in x + y) + "\n")
+write_expected("mlp_relu.expected.txt", relu, torch.linspace(-1, 1, 8).reshape(2, 4))
