@@ -24,7 +24,7 @@ internal static class DenseRegression
         Tensor centered = problem.Targets - baseline;
         var likelihood = new ExactMarginalLikelihood(kernel, centered, settings.Mean == PriorMean.Constant ? (int)problem.Outputs : null);
         var learned = HyperparameterLearning.Learn(likelihood, settings.Hyperparameters, centered.var().item<double>(),
-                                                   kernel.diagonal().mean().item<double>(), cancellation);
+                                                   kernel.diagonal().mean().item<double>(), settings.SolverOrDefault);
 
         Tensor system = learned.PriorVariance * kernel + learned.NoiseVariance * eye(problem.Size, dtype: ScalarType.Float64);
         var cholesky = DenseCholesky.Factor(system);

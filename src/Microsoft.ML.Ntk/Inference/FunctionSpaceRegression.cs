@@ -26,7 +26,7 @@ internal static class FunctionSpaceRegression
         var likelihood = new LanczosMarginalLikelihood(kernel, residual, settings.Probes, (int)Math.Min(settings.LanczosSteps, problem.Size),
                                                        settings.Seed, sampleMean);
         var learned = HyperparameterLearning.Learn(likelihood, settings.Hyperparameters, residual.var().item<double>(),
-                                                   Traces.Hutchinson(kernel, 4, settings.Seed) / problem.Size, solver.Cancellation);
+                                                   Traces.Hutchinson(kernel, 4, settings.Seed) / problem.Size, solver);
 
         var system = kernel.Scaled(learned.PriorVariance).WithAddedDiagonal(learned.NoiseVariance);
         Tensor bound = problem.Network.KernelDiagonalBound(problem.Inputs).reshape(-1);

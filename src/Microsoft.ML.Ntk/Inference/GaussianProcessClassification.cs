@@ -26,7 +26,7 @@ internal static class GaussianProcessClassification
     {
         Tensor onehot = nn.functional.one_hot(labels, unlabelled.Outputs).to(ScalarType.Float64);
         var problem = unlabelled.WithTargets(onehot);
-        var regressionSettings = new RegressionSettings(settings.Mean, settings.PriorVariance, settings.NoiseVariance, Solver: settings.Solver,
+        var regressionSettings = new RegressionSettings(settings.Mean, settings.PriorVariance, settings.NoiseVariance, settings.Strategy, settings.Solver,
                                                         Seed: settings.Seed, IndependentOutputs: settings.IndependentOutputs);
         var regression = GaussianProcessRegression.Fit(problem, regressionSettings);
         return new ClassificationPosterior(problem.Network, settings.Mean, regression.PriorVariance, regression.ParameterShift, regression.Variance,
@@ -46,12 +46,15 @@ internal static class GaussianProcessClassification
         Tensor prior = settings.Mean == PriorMean.Network ? problem.PretrainedOutputs.reshape(problem.Count, problem.Outputs) : zeros(problem.Count, problem.Outputs, dtype: ScalarType.Float64);
 
         Tensor? warm = null;
+        int evaluated = 0;
         (SoftmaxMapResult Map, KernelInverseRoot Root, double Evidence, double Jitter) Evaluate(double s2)
         {
             var map = SoftmaxMap.Solve(network, problem.Inputs, prior, labels, s2, solver, warm, settings.IndependentOutputs);
             warm = map.Shift;
             var (root, logDet, jitter) = LaplaceApproximation.Factor(kernel, map.Probabilities, s2);
-            return (map, root, -map.Objective - 0.5 * logDet, jitter);   // the objective is CE + |Δθ|²/(2s²)
+            double evidence = -map.Objective - 0.5 * logDet;   // the objective is CE + |Δθ|²/(2s²)
+            solver.Report(NtkFitStage.LearningHyperparameters, ++evaluated, () => $"Laplace evidence {evidence:F3} at s² = {s2:G4}");
+            return (map, root, evidence, jitter);
         }
 
         int evaluations = 0;

@@ -1,3 +1,5 @@
+using Microsoft.ML.Ntk.LinearAlgebra;
+
 namespace Microsoft.ML.Ntk.Inference;
 
 /// <summary>The hyperparameters a fit ended with, and how they were found.</summary>
@@ -26,9 +28,11 @@ internal static class HyperparameterLearning
     private const int Starts = 3;
 
     public static LearnedHyperparameters Learn(IMarginalLikelihood likelihood, HyperparameterSpec spec,
-                                               double residualVariance, double meanKernelDiagonal, CancellationToken cancellation)
+                                               double residualVariance, double meanKernelDiagonal, SolverSettings solver)
     {
         spec.Validate();
+        var cancellation = solver.Cancellation;
+        if (solver.Progress is not null) likelihood = new ReportingLikelihood(likelihood, solver);
         double variance = residualVariance > 0 && double.IsFinite(residualVariance) ? residualVariance : 1.0;
         double diagonal = meanKernelDiagonal > 0 && double.IsFinite(meanKernelDiagonal) ? meanKernelDiagonal : 1.0;
         var grid = new List<(double Prior, double Noise, double Value)>();
@@ -83,5 +87,20 @@ internal static class HyperparameterLearning
     {
         var (value, _, _, constant) = likelihood.Evaluate(prior, noise);
         return new LearnedHyperparameters(prior, noise, constant, value, iterations, converged);
+    }
+}
+
+/// <summary>Reports each evaluation of the marginal likelihood as a step of hyperparameter learning.</summary>
+internal sealed class ReportingLikelihood(IMarginalLikelihood inner, SolverSettings solver) : IMarginalLikelihood
+{
+    private int evaluations;
+
+    public (double Value, double DPrior, double DNoise, double[] Constant) Evaluate(double priorVariance, double noiseVariance)
+    {
+        var result = inner.Evaluate(priorVariance, noiseVariance);
+        int step = ++evaluations;
+        solver.Report(NtkFitStage.LearningHyperparameters, step,
+                      () => $"marginal likelihood {result.Value:F3} at s² = {priorVariance:G4}, σ² = {noiseVariance:G4}");
+        return result;
     }
 }

@@ -39,7 +39,7 @@ internal static class WeightSpaceRegression
                                             (int)Math.Min(settings.LanczosSteps, problem.Size), settings.Seed, sampleMean);
         double meanKernelDiagonal = Traces.Hutchinson(gaussNewton, 4, settings.Seed) / problem.Size;
         var learned = HyperparameterLearning.Learn(likelihood, settings.Hyperparameters, residual.var().item<double>(),
-                                                   meanKernelDiagonal, solver.Cancellation);
+                                                   meanKernelDiagonal, solver);
 
         double ratio = learned.NoiseVariance / learned.PriorVariance;
         var system = gaussNewton.WithAddedDiagonal(ratio);

@@ -64,6 +64,7 @@ internal static class ConjugateGradients
             x.add_(p * alpha);
             r.sub_(ap * alpha);
             iterations++;
+            settings.Report(NtkFitStage.Solving, iterations, () => $"conjugate gradients: iteration {iterations}");
             active.logical_and_(Residuals(r, rhsNorm) > settings.Tolerance);
             Tensor zNext = preconditioner?.Apply(r) ?? r;
             Tensor rzNext = (r * zNext).sum(dim: 0);

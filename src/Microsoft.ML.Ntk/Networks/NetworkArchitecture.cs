@@ -27,6 +27,7 @@ public abstract class NetworkArchitecture
         if (inputSize <= 0) throw new ArgumentOutOfRangeException(nameof(inputSize), inputSize, "The input size must be positive.");
         if (outputSize <= 0) throw new ArgumentOutOfRangeException(nameof(outputSize), outputSize, "The output size must be positive.");
         ArgumentNullException.ThrowIfNull(hiddenSizes);
+        if (!Enum.IsDefined(activation)) throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation.");
         if (hiddenSizes.Any(h => h <= 0)) throw new ArgumentOutOfRangeException(nameof(hiddenSizes), "Every hidden size must be positive.");
         return new MlpArchitecture(inputSize, hiddenSizes, outputSize, activation);
     }
@@ -61,6 +62,28 @@ public abstract class NetworkArchitecture
 
     internal abstract nn.Module<Tensor, Tensor> Build();
 
+    /// <summary>Writes the architecture's kind and sizes (for saved models).</summary>
+    internal abstract void Write(BinaryWriter writer);
+
+    /// <summary>Reads an architecture written by <see cref="Write"/>, with the same checks as the factories.</summary>
+    internal static NetworkArchitecture Read(BinaryReader reader)
+    {
+        int[] Ints() => Enumerable.Range(0, reader.ReadInt32()).Select(_ => reader.ReadInt32()).ToArray();
+        return reader.ReadByte() switch
+        {
+            1 => Mlp(reader.ReadInt32(), Ints(), reader.ReadInt32(), (Activation)reader.ReadInt32()),
+            2 => SmallCnn(reader.ReadInt32(), reader.ReadInt32(), reader.ReadInt32(), reader.ReadInt32()),
+            3 => CifarResNet(Ints(), reader.ReadInt32(), reader.ReadInt32(), reader.ReadInt32(), reader.ReadInt32(), reader.ReadInt32()),
+            var kind => throw new InvalidDataException($"The saved network architecture has an unknown kind ({kind})."),
+        };
+    }
+
+    private protected static void WriteInts(BinaryWriter writer, int[] values)
+    {
+        writer.Write(values.Length);
+        foreach (int value in values) writer.Write(value);
+    }
+
     private static int Positive(int value, string name) =>
         value > 0 ? value : throw new ArgumentOutOfRangeException(name, value, $"{name} must be positive.");
 
@@ -71,6 +94,14 @@ public abstract class NetworkArchitecture
         internal override long[] InputShape => new long[] { input };
         internal override nn.Module<Tensor, Tensor> Build() =>
             Architectures.Mlp(input, hidden.Select(h => (long)h).ToArray(), output, () => Activations.Create(activation));
+        internal override void Write(BinaryWriter writer)
+        {
+            writer.Write((byte)1);
+            writer.Write(input);
+            WriteInts(writer, hidden);
+            writer.Write(output);
+            writer.Write((int)activation);
+        }
         /// <inheritdoc/>
         public override string ToString() => $"MLP {input}-{string.Join("-", hidden)}-{output} ({activation})";
     }
@@ -81,6 +112,11 @@ public abstract class NetworkArchitecture
         public override long OutputSize => classes;
         internal override long[] InputShape => new long[] { channels, height, width };
         internal override nn.Module<Tensor, Tensor> Build() => Architectures.SmallCnn(channels, classes);
+        internal override void Write(BinaryWriter writer)
+        {
+            writer.Write((byte)2);
+            foreach (int value in new[] { channels, height, width, classes }) writer.Write(value);
+        }
         public override string ToString() => $"small CNN {channels}×{height}×{width} → {classes}";
     }
 
@@ -90,6 +126,12 @@ public abstract class NetworkArchitecture
         public override long OutputSize => classes;
         internal override long[] InputShape => new long[] { channels, height, width };
         internal override nn.Module<Tensor, Tensor> Build() => Architectures.CifarResNet(blocks, classes, baseWidth, channels);
+        internal override void Write(BinaryWriter writer)
+        {
+            writer.Write((byte)3);
+            WriteInts(writer, blocks);
+            foreach (int value in new[] { channels, height, width, classes, baseWidth }) writer.Write(value);
+        }
         public override string ToString() => $"CIFAR ResNet [{string.Join(", ", blocks)}] width {baseWidth}, {channels}×{height}×{width} → {classes}";
     }
 }

@@ -66,7 +66,7 @@ public class PosteriorSerializerTests
         BitConverter.GetBytes(PosteriorSerializer.FormatVersion + 1).CopyTo(newer, 4);
         Assert.Contains("format version 2", Read(newer, network).Message);
         Assert.Contains("cut short", Read(bytes[..(bytes.Length / 2)], network).Message);
-        var subset = new LinearizedNetwork(test.Network, ParameterSelection.LastModules(1));
+        var subset = new LinearizedNetwork(test.Network, ParameterSelection.LastLayers(1));
         Assert.Contains("adapted parameters", Read(bytes, subset).Message);
         var wrongKind = new MemoryStream(bytes);
         Assert.Throws<InvalidDataException>(() => PosteriorSerializer.ReadClassification(wrongKind, network));

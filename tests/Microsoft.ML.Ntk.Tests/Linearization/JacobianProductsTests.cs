@@ -202,7 +202,7 @@ public class JacobianProductsTests
     public void ParameterSubsetsUseTheirColumnsAndAFrozenTrunk(string name, int lastModules, TangentMode mode)
     {
         using var scope = NewDisposeScope();
-        var (network, inputs, x, j, n, c) = Setup(name, mode, ParameterSelection.LastModules(lastModules), out var linearized);
+        var (network, inputs, x, j, n, c) = Setup(name, mode, ParameterSelection.LastLayers(lastModules), out var linearized);
         Assert.True(linearized.HasFrozenTrunk);
         var owners = linearized.Parameters.Names.Select(ParameterSelection.OwnerOf).Distinct().ToList();
         Assert.Equal(lastModules, owners.Count);

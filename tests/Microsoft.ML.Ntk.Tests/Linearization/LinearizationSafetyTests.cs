@@ -67,8 +67,8 @@ public class LinearizationSafetyTests
         var test = TestNetworks.Create("mlp-tanh");
         var error = Assert.Throws<ArgumentException>(() => new LinearizedNetwork(test.Network, ParameterSelection.NamePrefixes("fc.")));
         Assert.Contains("0.weight", error.Message);
-        Assert.Throws<ArgumentOutOfRangeException>(() => new LinearizedNetwork(test.Network, ParameterSelection.LastModules(4)));
-        Assert.Throws<ArgumentOutOfRangeException>(() => ParameterSelection.LastModules(0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new LinearizedNetwork(test.Network, ParameterSelection.LastLayers(4)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ParameterSelection.LastLayers(0));
     }
 
     [Fact]

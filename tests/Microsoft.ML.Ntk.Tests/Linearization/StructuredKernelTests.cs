@@ -55,8 +55,8 @@ public class StructuredKernelTests
     private static ParameterSelection Selection(string name) => name switch
     {
         "all" => ParameterSelection.All,
-        "last1" => ParameterSelection.LastModules(1),
-        "last2" => ParameterSelection.LastModules(2),
+        "last1" => ParameterSelection.LastLayers(1),
+        "last2" => ParameterSelection.LastLayers(2),
         "biases" => ParameterSelection.NamePrefixes("0.bias", "2.bias", "4.bias"),
         "weights" => ParameterSelection.NamePrefixes("0.weight", "2.weight", "4.weight"),
         _ => throw new ArgumentException(name),

@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using Microsoft.ML.Data;
+using Microsoft.ML.Ntk.Inference;
+using Microsoft.ML.Ntk.LinearAlgebra;
+using Microsoft.ML.Ntk.Linearization;
+using Microsoft.ML.Runtime;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Ntk.MLNet;
+
+/// <summary>
+/// What both trainers do around inference: log to the user's MLContext, report progress, read and check the data,
+/// linearize a float64 copy of the network and check its output size, summarize the fit, and describe the output schema.
+/// </summary>
+internal sealed class FitRun : IDisposable
+{
+    private readonly IChannel? channel;
+    private readonly NtkTrainerOptions options;
+    private readonly Stopwatch clock = Stopwatch.StartNew();
+
+    public FitRun(IHostEnvironment? environment, string trainer, NtkTrainerOptions options)
+    {
+        options.Validate();
+        this.options = options;
+        channel = environment?.Start(trainer);
+        Log($"Adapting {options.Network!.Description}: {options.AdaptedParameters}, strategy {options.Strategy}, prior mean {options.Mean}.");
+    }
+
+    public SolverSettings Solver
+    {
+        get
+        {
+            var solver = new SolverSettings(options.Tolerance, options.MaxIterations, options.CancellationToken, options.Progress);
+            solver.Validate();
+            return solver;
+        }
+    }
+
+    public void Report(NtkFitStage stage, string message)
+    {
+        options.Progress?.Report(new NtkProgress(stage, 0, message));
+        Log(message);
+    }
+
+    public void Log(string message) => channel?.Info(MessageSensitivity.None, message);
+
+    /// <summary>The training inputs as network inputs, and the network's float64 linearization.</summary>
+    public (InputLayout Layout, LinearizedNetwork Network, Tensor Inputs) Linearize(TrainingData data)
+    {
+        var layout = InputLayout.Resolve(options, data.FeatureLength, options.FeatureColumnName);
+        Report(NtkFitStage.Linearizing, $"Read {data.Count} rows of {data.FeatureLength} features; network input shape [{string.Join(", ", layout.Shape)}].");
+        var network = NtkModelState.Linearize(options.Network!.CreateCopy(), options.AdaptedParameters, options.TangentMode, options.BatchSize);
+        Tensor inputs = layout.ToInputs(data.Features, data.Count);
+        Log($"Linearized: {network.Parameters.Count} adapted parameters, {network.Products.GetType().Name}, frozen trunk: {network.HasFrozenTrunk}.");
+        return (layout, network, inputs);
+    }
+
+    /// <summary>The number of network outputs, from one forward pass on the first input (errors name the input shape).</summary>
+    public static long OutputCount(LinearizedNetwork network, Tensor inputs)
+    {
+        using var scope = NewDisposeScope();
+        using var first = network.Prepare(inputs.narrow(0, 0, 1));
+        Tensor output = network.Output(first);
+        return output.shape[^1];
+    }
+
+    public NtkFitSummary Finish(FitReport report, long rows, long parameters)
+    {
+        var summary = new NtkFitSummary(report.Strategy, rows, parameters, report.PriorVariance, report.NoiseVariance, report.LogMarginalLikelihood,
+                                        report.HyperparameterIterations, report.SolverIterations, report.SolverResidual, report.SolverConverged,
+                                        clock.Elapsed, report.Warnings);
+        foreach (string warning in report.Warnings) channel?.Warning(MessageSensitivity.None, warning);
+        options.Progress?.Report(new NtkProgress(NtkFitStage.Finished, 0, summary.ToString()));
+        Log("Fitted: " + summary);
+        return summary;
+    }
+
+    public void Dispose() => channel?.Dispose();
+
+    /// <summary>Checks that the label and feature columns are there, naming the missing one and the columns there are.</summary>
+    public static void CheckColumns(SchemaShape input, NtkTrainerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        foreach (var (name, role) in new[] { (options.LabelColumnName, "label"), (options.FeatureColumnName, "feature") })
+            if (!input.Any(c => c.Name == name))
+                throw new ArgumentOutOfRangeException(name, $"The input schema has no {role} column '{name}'; its columns are: " +
+                                                            string.Join(", ", input.Select(c => $"'{c.Name}'")) + ".");
+    }
+}

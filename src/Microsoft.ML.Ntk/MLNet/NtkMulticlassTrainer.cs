@@ -1,0 +1,83 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.Ntk.Inference;
+using Microsoft.ML.Ntk.MLNet;
+using Microsoft.ML.Runtime;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Ntk;
+
+/// <summary>
+/// Multiclass classification with a linearized pretrained network: a softmax likelihood with a Laplace posterior (the
+/// default) or Gaussian regression on one-hot labels. Create it with <c>mlContext.MulticlassClassification.Trainers.Ntk(...)</c>.
+/// Output columns: Score (known-size vector of class probabilities), PredictedLabel (the label's key type and key values)
+/// and Variance (each class's latent variance). The network's output size must equal the label's class count (at most 1024).
+/// </summary>
+public sealed class NtkMulticlassTrainer : IEstimator<NtkMulticlassTransformer>
+{
+    /// <summary>Options of the Ntk multiclass trainer.</summary>
+    public sealed class Options : NtkTrainerOptions
+    {
+        /// <summary>Softmax (Laplace posterior, the default) or Gaussian (regression on one-hot labels, fastest).</summary>
+        public ClassificationLikelihood Likelihood = ClassificationLikelihood.Softmax;
+
+        /// <summary>How probabilities are computed from the latent posterior: probit (default) or Monte Carlo.</summary>
+        public PredictiveApproximation PredictiveApproximation = PredictiveApproximation.Probit;
+
+        /// <summary>Samples per prediction with <see cref="PredictiveApproximation.MonteCarlo"/>.</summary>
+        public int MonteCarloSamples = 1000;
+
+        internal override void Validate()
+        {
+            base.Validate();
+            new ClassificationSettings(Likelihood, Mean, PriorVariance, NoiseVariance, PredictiveApproximation, MonteCarloSamples, Seed,
+                                       Strategy: Strategy).Validate();
+        }
+    }
+
+    private readonly IHostEnvironment? environment;
+    private readonly Options options;
+
+    internal NtkMulticlassTrainer(IHostEnvironment? environment, Options options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        this.environment = environment;
+        this.options = options;
+    }
+
+    /// <summary>Reads the training rows, fits the posterior and returns the model.</summary>
+    public NtkMulticlassTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        using var run = new FitRun(environment, nameof(NtkMulticlassTrainer), options);
+        var solver = run.Solver;
+        run.Report(NtkFitStage.ReadingData, $"Reading '{options.LabelColumnName}' and '{options.FeatureColumnName}'.");
+        var data = TrainingData.ReadMulticlass(input, options.LabelColumnName, options.FeatureColumnName, options.CancellationToken);
+        string[] classNames = TrainingData.ClassNames(input.Schema[options.LabelColumnName]);
+        if (classNames.Length > NtkColumns.MaxClasses)
+            throw new ArgumentException($"The label '{options.LabelColumnName}' has {classNames.Length} classes; the Ntk trainer supports up to {NtkColumns.MaxClasses}.");
+        using var scope = NewDisposeScope();
+        var (layout, network, inputs) = run.Linearize(data);
+        long outputs = FitRun.OutputCount(network, inputs);
+        if (outputs != classNames.Length)
+            throw new ArgumentException($"The label '{options.LabelColumnName}' has {classNames.Length} classes, but the network has {outputs} outputs; " +
+                                        "they must be equal (one output per class, in the label's key order).");
+        Tensor labels = tensor(data.Classes, dtype: ScalarType.Int64);
+        var settings = new ClassificationSettings(options.Likelihood, options.Mean, options.PriorVariance, options.NoiseVariance,
+                                                  options.PredictiveApproximation, options.MonteCarloSamples, options.Seed, solver, Strategy: options.Strategy);
+        var posterior = GaussianProcessClassification.Fit(network, inputs, labels, settings);
+        run.Report(NtkFitStage.BuildingModel, "Saving the posterior into the model.");
+        var contents = new NtkModelState.Contents(NtkTask.Multiclass, options.Network!, options.AdaptedParameters, options.TangentMode,
+                                                  options.BatchSize, layout, classNames);
+        string state = NtkModelState.Encode(contents, stream => PosteriorSerializer.Write(stream, posterior));
+        var summary = run.Finish(posterior.Report, data.Count, network.Parameters.Count);
+        return new NtkMulticlassTransformer(PredictionChain.Multiclass(input, options.FeatureColumnName, state, classNames), summary);
+    }
+
+    /// <summary>The input columns plus Score, PredictedLabel and Variance; throws when the label or feature column is missing.</summary>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        FitRun.CheckColumns(inputSchema, options);
+        return PredictionChain.MulticlassSchema(inputSchema, options.FeatureColumnName);
+    }
+}

@@ -1,0 +1,69 @@
+using Microsoft.ML.Ntk.Inference;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Ntk.MLNet;
+
+/// <summary>
+/// A decoded model that predicts one row at a time for ML.NET's mappings. One instance serves every thread of a loaded
+/// model: predictions are serialized by a lock, since the linearized network keeps per-call state in its module.
+/// </summary>
+internal sealed class NtkPredictor
+{
+    private readonly object gate = new();
+    private readonly InputLayout layout;
+    private readonly RegressionPosterior? regression;
+    private readonly ClassificationPosterior? classification;
+    private readonly string[] classNames = Array.Empty<string>();
+
+    public NtkPredictor(InputLayout layout, RegressionPosterior posterior)
+    {
+        this.layout = layout;
+        regression = posterior;
+    }
+
+    public NtkPredictor(InputLayout layout, ClassificationPosterior posterior, string[] classNames)
+    {
+        this.layout = layout;
+        classification = posterior;
+        this.classNames = classNames;
+    }
+
+    /// <summary>The predictive mean and variance (noise included) of a regression.</summary>
+    public (float Mean, float Variance) PredictRegression(float[] features)
+    {
+        var posterior = regression ?? throw new InvalidOperationException("This Ntk model is a multiclass model, not a regression one.");
+        CheckLength(features);
+        lock (gate)
+        {
+            using var scope = NewDisposeScope();
+            var prediction = posterior.Predict(layout.ToInputs(features, 1));
+            return ((float)prediction.Mean[0, 0].item<double>(), (float)prediction.PredictiveVariance[0, 0].item<double>());
+        }
+    }
+
+    /// <summary>Writes class probabilities and latent variances into the first K slots; returns the most probable class's name.</summary>
+    public string PredictMulticlass(float[] features, float[] scores, float[] variances)
+    {
+        var posterior = classification ?? throw new InvalidOperationException("This Ntk model is a regression model, not a multiclass one.");
+        CheckLength(features);
+        lock (gate)
+        {
+            using var scope = NewDisposeScope();
+            var prediction = posterior.Predict(layout.ToInputs(features, 1));
+            double[] p = prediction.Probabilities[0].data<double>().ToArray(), v = prediction.LatentVariance[0].data<double>().ToArray();
+            for (int c = 0; c < p.Length; c++)
+            {
+                scores[c] = (float)p[c];
+                variances[c] = (float)v[c];
+            }
+            return classNames[Array.IndexOf(p, p.Max())];
+        }
+    }
+
+    private void CheckLength(float[] features)
+    {
+        if (features.Length != layout.Length)
+            throw new ArgumentException($"The Ntk model expects feature vectors of {layout.Length} values (input shape " +
+                                        $"[{string.Join(", ", layout.Shape)}]); a row has {features.Length}.");
+    }
+}

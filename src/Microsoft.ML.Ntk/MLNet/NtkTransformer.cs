@@ -1,0 +1,51 @@
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.Ntk;
+
+/// <summary>
+/// A fitted Ntk model: an ordinary ML.NET transformer (Transform, GetOutputSchema, PredictionEngine, mlContext.Model.Save)
+/// that also tells what its fit did. It is made of ML.NET's own saveable transforms, so a saved model loads with
+/// mlContext.Model.Load as a TransformerChain in any application that references Microsoft.ML.Ntk and a TorchSharp backend.
+/// </summary>
+public abstract class NtkTransformer : ITransformer
+{
+    private readonly ITransformer model;
+
+    private protected NtkTransformer(ITransformer model, NtkFitSummary fitSummary)
+    {
+        this.model = model;
+        FitSummary = fitSummary;
+    }
+
+    /// <summary>What the fit did: strategy, hyperparameters, solver, time, warnings.</summary>
+    public NtkFitSummary FitSummary { get; }
+
+    /// <inheritdoc/>
+    public bool IsRowToRowMapper => model.IsRowToRowMapper;
+
+    /// <inheritdoc/>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => model.GetOutputSchema(inputSchema);
+
+    /// <inheritdoc/>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => model.GetRowToRowMapper(inputSchema);
+
+    /// <inheritdoc/>
+    public IDataView Transform(IDataView input) => model.Transform(input);
+
+    void ICanSaveModel.Save(ModelSaveContext ctx) => model.Save(ctx);
+}
+
+/// <summary>A fitted Ntk regression model: adds Score (predictive mean) and Variance (predictive variance, noise included).</summary>
+public sealed class NtkRegressionTransformer : NtkTransformer
+{
+    internal NtkRegressionTransformer(ITransformer model, NtkFitSummary fitSummary) : base(model, fitSummary) { }
+}
+
+/// <summary>
+/// A fitted Ntk multiclass model: adds Score (class probabilities), PredictedLabel (the training label's key type) and
+/// Variance (each class's latent variance).
+/// </summary>
+public sealed class NtkMulticlassTransformer : NtkTransformer
+{
+    internal NtkMulticlassTransformer(ITransformer model, NtkFitSummary fitSummary) : base(model, fitSummary) { }
+}
