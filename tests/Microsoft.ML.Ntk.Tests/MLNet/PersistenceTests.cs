@@ -1,0 +1,117 @@
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.Ntk.Tests.MLNet;
+
+public class PersistenceTests
+{
+    private sealed class Raw
+    {
+        public float A { get; set; }
+        public float B { get; set; }
+        public float Label { get; set; }
+    }
+
+    private static IDataView RawData(MLContext ml, int count, int seed) =>
+        ml.Data.LoadFromEnumerable(NtkTestData.Regression(count, seed).Select(r => new Raw { A = r.Features[0], B = r.Features[1], Label = r.Label }));
+
+    /// <summary>Concatenate and NormalizeMinMax in front of the trainer, as a user would write it.</summary>
+    private static ITransformer FitPipeline(MLContext ml, PretrainedNetwork network, IDataView train) =>
+        ml.Transforms.Concatenate("Features", nameof(Raw.A), nameof(Raw.B))
+            .Append(ml.Transforms.NormalizeMinMax("Features"))
+            .Append(ml.Regression.Trainers.Ntk(network))
+            .Fit(train);
+
+    private static RegressionScore[] Score(MLContext ml, ITransformer model, IDataView data) =>
+        ml.Data.CreateEnumerable<RegressionScore>(model.Transform(data), reuseRowObject: false).ToArray();
+
+    [Fact]
+    public void ASavedPipelineLoadsInAFreshContextWithBitIdenticalPredictions()
+    {
+        using var folder = new TemporaryFolder();
+        var ml = new MLContext(seed: 1);
+        var train = RawData(ml, 30, seed: 2);
+        var test = RawData(ml, 20, seed: 3);
+        var model = FitPipeline(ml, NtkTestData.Mlp(folder, outputs: 1), train);
+        var before = Score(ml, model, test);
+        string path = Path.Combine(folder.Path, "model.zip");
+        ml.Model.Save(model, train.Schema, path);
+
+        var fresh = new MLContext();
+        var loaded = fresh.Model.Load(path, out var inputSchema);
+        var after = Score(fresh, loaded, RawData(fresh, 20, seed: 3));
+
+        Assert.Equal(train.Schema.Count, inputSchema.Count);
+        Assert.Equal(before.Select(s => BitConverter.SingleToInt32Bits(s.Score)), after.Select(s => BitConverter.SingleToInt32Bits(s.Score)));
+        Assert.Equal(before.Select(s => BitConverter.SingleToInt32Bits(s.Variance)), after.Select(s => BitConverter.SingleToInt32Bits(s.Variance)));
+        Assert.All(after, s => Assert.True(s.Variance > 0));
+    }
+
+    [Fact]
+    public void OneLoadedModelServesSeveralThreadsAtOnce()
+    {
+        using var folder = new TemporaryFolder();
+        var ml = new MLContext(seed: 1);
+        var model = FitPipeline(ml, NtkTestData.Mlp(folder, outputs: 1), RawData(ml, 30, seed: 2));
+        string path = Path.Combine(folder.Path, "model.zip");
+        ml.Model.Save(model, null, path);
+        var loaded = ml.Model.Load(path, out _);
+        var inputs = NtkTestData.Regression(50, seed: 6).Select(r => new Raw { A = r.Features[0], B = r.Features[1] }).ToArray();
+        var engine = ml.Model.CreatePredictionEngine<Raw, RegressionScore>(loaded);
+        var sequential = inputs.Select(r => engine.Predict(r).Score).ToArray();
+
+        var parallel = new float[4][];
+        Parallel.For(0, 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, t =>
+        {
+            var own = ml.Model.CreatePredictionEngine<Raw, RegressionScore>(loaded);   // one engine per thread, as ML.NET asks
+            parallel[t] = Enumerable.Range(0, inputs.Length).Select(i => own.Predict(inputs[(i + 13 * t) % inputs.Length]).Score).ToArray();
+        });
+
+        for (int t = 0; t < 4; t++)
+            for (int i = 0; i < inputs.Length; i++)
+                Assert.Equal(sequential[(i + 13 * t) % inputs.Length], parallel[t][i]);
+    }
+
+    [Fact]
+    public void RegressionEvaluateAndCrossValidateWork()
+    {
+        using var folder = new TemporaryFolder();
+        var ml = new MLContext(seed: 1);
+        var network = NtkTestData.Mlp(folder, outputs: 1);
+        var data = ml.Data.LoadFromEnumerable(NtkTestData.Regression(60, seed: 7));
+        var adapted = ml.Regression.Evaluate(ml.Regression.Trainers.Ntk(network).Fit(data).Transform(ml.Data.LoadFromEnumerable(NtkTestData.Regression(40, seed: 8))));
+        Assert.True(adapted.RSquared > 0.8, $"R² {adapted.RSquared:F3}");
+
+        var folds = ml.Regression.CrossValidate(data, ml.Regression.Trainers.Ntk(network), numberOfFolds: 3);
+        Assert.Equal(3, folds.Count);
+        Assert.All(folds, f => Assert.True(f.Metrics.RSquared > 0.5, $"fold R² {f.Metrics.RSquared:F3}"));
+        Assert.All(folds, f => Assert.IsType<NtkRegressionTransformer>(f.Model));
+    }
+
+    [Fact]
+    public void AMulticlassModelRoundTripsWithItsKeyValues()
+    {
+        using var folder = new TemporaryFolder();
+        var ml = new MLContext(seed: 1);
+        var train = ml.Data.LoadFromEnumerable(NtkTestData.Classes(45, seed: 4));
+        var model = ml.Transforms.Conversion.MapValueToKey("Label", nameof(ClassRow.Class))
+            .Append(ml.MulticlassClassification.Trainers.Ntk(new NtkMulticlassTrainer.Options
+            {
+                Network = NtkTestData.Mlp(folder, outputs: 3),
+                PredictiveApproximation = PredictiveApproximation.MonteCarlo,
+                MonteCarloSamples = 200,
+            }))
+            .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedClass", "PredictedLabel"))
+            .Fit(train);
+        string path = Path.Combine(folder.Path, "classes.zip");
+        ml.Model.Save(model, train.Schema, path);
+        var test = ml.Data.LoadFromEnumerable(NtkTestData.Classes(30, seed: 5));
+        var loaded = new MLContext().Model.Load(path, out _);
+
+        string Dump(IDataView view) => string.Join("\n", view.Preview(maxRows: 100).RowView.Select(r =>
+            string.Join(" ", r.Values.Where(v => v.Key is "Score" or "Variance" or "PredictedClass").Select(v => v.Value is VBuffer<float> b
+                ? string.Join(",", b.DenseValues().Select(f => BitConverter.SingleToInt32Bits(f))) : v.Value.ToString()))));
+        string before = Dump(model.Transform(test)), after = Dump(loaded.Transform(test));
+        Assert.Equal(before, after);
+        Assert.Contains("north", after);
+    }
+}
