@@ -39,6 +39,7 @@ internal static class HyperparameterLearning
         foreach (double offset in spec.PriorVariance is null ? PriorOffsets : new[] { 0.0 })
             foreach (double fraction in spec.NoiseVariance is null ? NoiseFractions : new[] { 0.1 })
             {
+                cancellation.ThrowIfCancellationRequested();
                 double prior = spec.PriorVariance ?? variance / diagonal * Math.Exp(offset);
                 double noise = spec.NoiseVariance ?? fraction * variance;
                 double value = likelihood.Evaluate(prior, noise).Value;
