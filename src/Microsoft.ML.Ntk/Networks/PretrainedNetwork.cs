@@ -85,6 +85,9 @@ public sealed class PretrainedNetwork
         Factories[contractName] = factory;
     }
 
+    /// <summary>Removes a registered factory (tests use it to act as an application that never registered one).</summary>
+    internal static bool UnregisterFactory(string contractName) => Factories.TryRemove(contractName, out _);
+
     /// <summary>Builds the module of a registered factory and loads its weights from <paramref name="weightsPath"/>.</summary>
     public static PretrainedNetwork FromFactory(string contractName, string weightsPath)
     {
@@ -152,8 +155,9 @@ public sealed class PretrainedNetwork
         var architecture = kind == Source.Architecture ? NetworkArchitecture.Read(reader) : null;
         string? factory = kind == Source.Factory ? reader.ReadString() : null;
         int length = reader.ReadInt32();
+        if (length < 0) throw new InvalidDataException($"The saved network has an impossible size ({length}).");
         byte[] payload = reader.ReadBytes(length);
-        if (length < 0 || payload.Length != length) throw new InvalidDataException("The saved network is cut short.");
+        if (payload.Length != length) throw new InvalidDataException("The saved network is cut short.");
         return new PretrainedNetwork(Rebuild(kind, architecture, factory, payload), description, kind, payload)
         {
             Architecture = architecture,
