@@ -71,7 +71,7 @@ public sealed class NtkMulticlassTrainer : IEstimator<NtkMulticlassTransformer>
                                                   options.BatchSize, layout, classNames);
         string state = NtkModelState.Encode(contents, stream => PosteriorSerializer.Write(stream, posterior));
         var summary = run.Finish(posterior.Report, data.Count, network.Parameters.Count);
-        return new NtkMulticlassTransformer(PredictionChain.Multiclass(input, options.FeatureColumnName, state, classNames), summary);
+        return new NtkMulticlassTransformer(PredictionChain.Multiclass(input, options.FeatureColumnName, state, classNames), summary, state);
     }
 
     /// <summary>The input columns plus Score, PredictedLabel and Variance; throws when the label or feature column is missing.</summary>

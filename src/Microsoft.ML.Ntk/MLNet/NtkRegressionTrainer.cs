@@ -49,7 +49,7 @@ public sealed class NtkRegressionTrainer : IEstimator<NtkRegressionTransformer>
                                                   options.BatchSize, layout, Array.Empty<string>());
         string state = NtkModelState.Encode(contents, stream => PosteriorSerializer.Write(stream, posterior));
         var summary = run.Finish(posterior.Report, data.Count, network.Parameters.Count);
-        return new NtkRegressionTransformer(PredictionChain.Regression(input, options.FeatureColumnName, state), summary);
+        return new NtkRegressionTransformer(PredictionChain.Regression(input, options.FeatureColumnName, state), summary, state);
     }
 
     /// <summary>The input columns plus Score and Variance; throws when the label or feature column is missing.</summary>

@@ -11,11 +11,15 @@ public abstract class NtkTransformer : ITransformer
 {
     private readonly ITransformer model;
 
-    private protected NtkTransformer(ITransformer model, NtkFitSummary fitSummary)
+    private protected NtkTransformer(ITransformer model, NtkFitSummary fitSummary, string state)
     {
         this.model = model;
         FitSummary = fitSummary;
+        State = state;
     }
+
+    /// <summary>The saved model state (base64 text) inside the model.</summary>
+    internal string State { get; }
 
     /// <summary>What the fit did: strategy, hyperparameters, solver, time, warnings.</summary>
     public NtkFitSummary FitSummary { get; }
@@ -38,7 +42,7 @@ public abstract class NtkTransformer : ITransformer
 /// <summary>A fitted Ntk regression model: adds Score (predictive mean) and Variance (predictive variance, noise included).</summary>
 public sealed class NtkRegressionTransformer : NtkTransformer
 {
-    internal NtkRegressionTransformer(ITransformer model, NtkFitSummary fitSummary) : base(model, fitSummary) { }
+    internal NtkRegressionTransformer(ITransformer model, NtkFitSummary fitSummary, string state) : base(model, fitSummary, state) { }
 }
 
 /// <summary>
@@ -47,5 +51,5 @@ public sealed class NtkRegressionTransformer : NtkTransformer
 /// </summary>
 public sealed class NtkMulticlassTransformer : NtkTransformer
 {
-    internal NtkMulticlassTransformer(ITransformer model, NtkFitSummary fitSummary) : base(model, fitSummary) { }
+    internal NtkMulticlassTransformer(ITransformer model, NtkFitSummary fitSummary, string state) : base(model, fitSummary, state) { }
 }
