@@ -2,7 +2,9 @@
 # Proves that the packed Microsoft.ML.Ntk.nupkg carries the TorchSharp native fix to its users:
 # packs the library into a local folder, builds a consumer application outside the repository that
 # references only that package and TorchSharp-cpu, and runs a forward pass after `dotnet run` and
-# after `dotnet publish -r linux-x64`.
+# after `dotnet publish -r linux-x64`. Then one process fits and saves two Ntk models (regression and
+# multiclass) and two fresh processes (the built and the published application) load them and must give
+# bit-identical predictions.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -29,8 +31,11 @@ cat > "$work/consumer/NuGet.config" <<XML
 XML
 
 cd "$work/consumer"
-dotnet run -p:NtkPackageVersion=$version --nologo
+dotnet run -p:NtkPackageVersion=$version
+dotnet run -p:NtkPackageVersion=$version --no-build -- save "$work/models"
+dotnet run -p:NtkPackageVersion=$version --no-build -- load "$work/models"
 dotnet publish -r linux-x64 --self-contained false -p:NtkPackageVersion=$version -o "$work/publish" --nologo -v quiet
 "$work/publish/PackageConsumer"
+"$work/publish/PackageConsumer" load "$work/models"
 rm -rf "$cache/microsoft.ml.ntk/$version"
 echo "package check: OK"
