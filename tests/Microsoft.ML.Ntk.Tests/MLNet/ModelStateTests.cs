@@ -90,6 +90,44 @@ public class ModelStateTests : IDisposable
 
     private static string Flatten(Exception error) => error.InnerException is null ? error.Message : error.Message + " | " + Flatten(error.InnerException);
 
+    private sealed class FourFeatures
+    {
+        [VectorType(4)]
+        public float[] Features { get; set; } = Array.Empty<float>();
+
+        public uint Label { get; set; }
+    }
+
+    private sealed class ThreeScores
+    {
+        [VectorType(3)]
+        public float[] Score { get; set; } = Array.Empty<float>();
+    }
+
+    [Fact]
+    public void APyTorchStateDictNetworkReproducesPyTorchsOutputsThroughThePipeline()
+    {
+        var network = PretrainedNetwork.FromArchitecture(NetworkArchitecture.Mlp(4, new[] { 6 }, 3, Activation.ReLU),
+                                                         Linearization.TestNetworks.Fixture("mlp_relu.state_dict.pt"));
+        var random = new Random(3);
+        var train = ml.Data.LoadFromEnumerable(Enumerable.Range(0, 12).Select(i => new FourFeatures
+        {
+            Features = Enumerable.Range(0, 4).Select(_ => (float)random.NextDouble()).ToArray(), Label = (uint)(i % 3 + 1),
+        }));
+        train = ml.Transforms.Conversion.MapValueToKey("Label").Fit(train).Transform(train);
+        // A vanishing prior variance keeps the posterior mean at the pretrained outputs; Gaussian probabilities are their softmax.
+        var options = new NtkMulticlassTrainer.Options { Network = network, Likelihood = ClassificationLikelihood.Gaussian, PriorVariance = 1e-14, NoiseVariance = 1 };
+        var model = ml.MulticlassClassification.Trainers.Ntk(options).Fit(train);
+        SaveAndReload(model, train, out var loaded);
+
+        var printed = File.ReadAllLines(Linearization.TestNetworks.Fixture("mlp_relu.expected.txt")).Where(l => !l.StartsWith('#'))
+            .Select(l => l.Split(' ').Select(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray()).ToArray();
+        var test = ml.Data.LoadFromEnumerable(printed.Select(r => new FourFeatures { Features = r[..4].Select(v => (float)v).ToArray(), Label = 1 }));
+        var scores = ml.Data.CreateEnumerable<ThreeScores>(loaded.Transform(test), false).SelectMany(s => s.Score).ToArray();
+        var expected = torch.tensor(printed.SelectMany(r => r[4..]).ToArray()).reshape(-1, 3).softmax(1);
+        Tolerances.AssertClose(torch.tensor(scores).reshape(-1, 3), expected, Tolerances.Float32, "softmax of PyTorch's printed outputs");
+    }
+
     private string State() =>
         ml.Regression.Trainers.Ntk(NtkTestData.Mlp(folder, outputs: 1)).Fit(ml.Data.LoadFromEnumerable(NtkTestData.Regression(10, 1))).State;
 

@@ -87,4 +87,17 @@ public class MulticlassTrainerTests
         Assert.True(adapted.MacroAccuracy > 0.7, $"macro accuracy {adapted.MacroAccuracy:F3}");
         Assert.True(adapted.LogLoss < Math.Log(3), $"log loss {adapted.LogLoss:F3} is no better than chance");
     }
+
+    [Fact]
+    public void CrossValidateWorks()
+    {
+        using var folder = new TemporaryFolder();
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(NtkTestData.Classes(60, seed: 4));
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label", nameof(ClassRow.Class))
+            .Append(ml.MulticlassClassification.Trainers.Ntk(new NtkMulticlassTrainer.Options { Network = NtkTestData.Mlp(folder, outputs: 3), Mean = PriorMean.Zero }));
+        var folds = ml.MulticlassClassification.CrossValidate(data, pipeline, numberOfFolds: 3);
+        Assert.Equal(3, folds.Count);
+        Assert.All(folds, f => Assert.True(f.Metrics.MacroAccuracy > 0.5, $"fold macro accuracy {f.Metrics.MacroAccuracy:F3}"));
+    }
 }
