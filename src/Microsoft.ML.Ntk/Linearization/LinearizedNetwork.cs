@@ -138,15 +138,32 @@ internal sealed class LinearizedNetwork
     /// <summary>Whether explicit kernels and diagonals use the structure of a fully connected head (no Jacobian built).</summary>
     public bool HasStructuredKernel(PreparedInputs x) => StructuredKernel.Supports(head.Module, Parameters, x.HeadInputs.dim());
 
-    /// <summary>K(X1, X2) from explicit Jacobians, for any network.</summary>
+    /// <summary>
+    /// K(X1, X2) for any network. J Jᵀ for one set; for two, the Jacobian of the smaller set only, whose rows are then pushed
+    /// through the larger one as tangents (J_large · J_smallᵀ), in chunks: predicting a few rows against N training
+    /// inputs costs a few Jacobian rows and tangent passes instead of N·C backward passes.
+    /// </summary>
     public Tensor GenericKernel(PreparedInputs x1, PreparedInputs x2)
     {
-        ExplicitKernel.CheckSize(Math.Max(x1.Count, x2.Count) * OutputCount(x1), Parameters.Count);
         using var scope = NewDisposeScope();
-        Tensor j1 = Jacobian(x1).to(ScalarType.Float64);
-        Tensor j2 = ReferenceEquals(x1, x2) ? j1 : Jacobian(x2).to(ScalarType.Float64);
-        return scope.MoveToOuter(j1.matmul(j2.t()));
+        if (ReferenceEquals(x1, x2))
+        {
+            ExplicitKernel.CheckSize(x1.Count * OutputCount(x1), Parameters.Count);
+            Tensor j = Jacobian(x1).to(ScalarType.Float64);
+            return scope.MoveToOuter(j.matmul(j.t()));
+        }
+        bool firstSmaller = x1.Count <= x2.Count;
+        var (small, large) = firstSmaller ? (x1, x2) : (x2, x1);
+        ExplicitKernel.CheckSize(small.Count * OutputCount(small), Parameters.Count);
+        Tensor rows = Jacobian(small);                                                     // [n·C, P]
+        var chunks = DataBatches.Of(rows.shape[0], TangentChunk)
+            .Select(c => Jvp(large, rows.narrow(0, c.Start, c.Length)).to(ScalarType.Float64).reshape(c.Length, -1)).ToArray();
+        Tensor kernel = cat(chunks, 0);                                                    // [n·C, N·C]
+        return scope.MoveToOuter(firstSmaller ? kernel : kernel.t().contiguous());
     }
+
+    /// <summary>How many tangents one pass over the larger input set carries in <see cref="GenericKernel"/> (bounds memory).</summary>
+    private const int TangentChunk = 64;
 
     private long OutputCount(PreparedInputs x)
     {

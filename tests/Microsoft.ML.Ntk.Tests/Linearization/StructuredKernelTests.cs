@@ -52,6 +52,24 @@ public class StructuredKernelTests
         Assert.False(linearized.HasStructuredKernel(x));
     }
 
+    [Theory]
+    [InlineData("cnn-batchnorm")]
+    [InlineData("resnet")]
+    [InlineData("torchscript-mlp")]
+    public void TheGenericCrossKernelMatchesTheExplicitJacobiansInBothOrders(string name)
+    {
+        using var scope = NewDisposeScope();
+        var test = TestNetworks.Create(name);
+        var linearized = new LinearizedNetwork(test.Network, ParameterSelection.All, TangentMode.Auto, batchSize: 2);
+        Tensor few = test.Inputs.narrow(0, 0, 1), many = test.Inputs;
+        using var x1 = linearized.Prepare(few);
+        using var x2 = linearized.Prepare(many);
+        Tensor j1 = ReferenceJacobian.ByRows(test.Network, few, linearized.Parameters.Tensors);
+        Tensor j2 = ReferenceJacobian.ByRows(test.Network, many, linearized.Parameters.Tensors);
+        Tolerances.AssertClose(linearized.GenericKernel(x1, x2), j1.matmul(j2.t()), Tolerances.Float64, $"{name} K(few, many)");
+        Tolerances.AssertClose(linearized.GenericKernel(x2, x1), j2.matmul(j1.t()), Tolerances.Float64, $"{name} K(many, few)");
+    }
+
     private static ParameterSelection Selection(string name) => name switch
     {
         "all" => ParameterSelection.All,
