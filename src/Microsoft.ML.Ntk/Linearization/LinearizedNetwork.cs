@@ -156,8 +156,9 @@ internal sealed class LinearizedNetwork
         var (small, large) = firstSmaller ? (x1, x2) : (x2, x1);
         ExplicitKernel.CheckSize(small.Count * OutputCount(small), Parameters.Count);
         Tensor rows = Jacobian(small);                                                     // [n·C, P]
+        using var plain = large.WithoutTapes();                                            // the same rounding whatever ran before
         var chunks = DataBatches.Of(rows.shape[0], TangentChunk)
-            .Select(c => Jvp(large, rows.narrow(0, c.Start, c.Length)).to(ScalarType.Float64).reshape(c.Length, -1)).ToArray();
+            .Select(c => Jvp(plain, rows.narrow(0, c.Start, c.Length)).to(ScalarType.Float64).reshape(c.Length, -1)).ToArray();
         Tensor kernel = cat(chunks, 0);                                                    // [n·C, N·C]
         return scope.MoveToOuter(firstSmaller ? kernel : kernel.t().contiguous());
     }

@@ -39,6 +39,12 @@ internal sealed class PreparedInputs : IDisposable
     public Tensor Batch(long start, long length) => HeadInputs.narrow(0, start, length);
 
     /// <summary>
+    /// The same inputs without tapes, recorded or replayed: every product on it takes the same single-pass route, so
+    /// its results do not depend on what ran before (a replayed tape rounds differently from a first pass).
+    /// </summary>
+    public PreparedInputs WithoutTapes() => new(Owner, HeadInputs.alias(), Count, tapeBudgetBytes: 0);
+
+    /// <summary>
     /// The tape of the batch that starts at <paramref name="start"/>: a replaying tape when one was kept, a recording
     /// one while the budget allows, or null.
     /// </summary>
