@@ -57,6 +57,16 @@ public abstract class NetworkArchitecture
                                       Positive(width, nameof(width)), Positive(classes, nameof(classes)), Positive(baseWidth, nameof(baseWidth)));
     }
 
+    /// <summary>
+    /// A new TorchSharp module of this architecture with freshly initialized weights, e.g. to pretrain it on a source task;
+    /// its <c>save</c> file loads with <see cref="PretrainedNetwork.FromArchitecture"/>.
+    /// </summary>
+    public nn.Module<Tensor, Tensor> CreateModule()
+    {
+        TorchSharpLoader.EnsureLoaded();
+        return Build();
+    }
+
     /// <summary>The shape of one input, e.g. [features] or [channels, height, width].</summary>
     internal abstract long[] InputShape { get; }
 

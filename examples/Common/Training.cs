@@ -1,0 +1,77 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Ntk.Examples;
+
+/// <summary>
+/// Gradient training with Adam, for pretraining on a source task and for the fine-tuning baselines: full batch (or
+/// minibatches), on all parameters or only those whose names start with a prefix (the last layer), with a fixed step count.
+/// </summary>
+public static class Training
+{
+    /// <summary>Trains with mean squared error (regression) on inputs [N, ...] and targets [N, 1].</summary>
+    public static void Regression(nn.Module<Tensor, Tensor> module, Tensor inputs, Tensor targets, int steps, double learningRate,
+                                  string? onlyPrefix = null, int batchSize = 0, int seed = 0) =>
+        Run(module, inputs, targets, (output, y) => (output - y).square().mean(), steps, learningRate, onlyPrefix, batchSize, seed);
+
+    /// <summary>Trains with softmax cross-entropy on inputs [N, ...] and class indices [N] (Int64).</summary>
+    public static void Classification(nn.Module<Tensor, Tensor> module, Tensor inputs, Tensor classes, int steps, double learningRate,
+                                      string? onlyPrefix = null, int batchSize = 0, int seed = 0) =>
+        Run(module, inputs, classes, (output, y) => nn.functional.cross_entropy(output, y), steps, learningRate, onlyPrefix, batchSize, seed);
+
+    private static void Run(nn.Module<Tensor, Tensor> module, Tensor inputs, Tensor targets, Func<Tensor, Tensor, Tensor> loss, int steps,
+                            double learningRate, string? onlyPrefix, int batchSize, int seed)
+    {
+        var parameters = module.named_parameters().Where(p => onlyPrefix is null || p.name.StartsWith(onlyPrefix, StringComparison.Ordinal))
+            .Select(p => p.parameter).ToList();
+        foreach (var (name, parameter) in module.named_parameters()) parameter.requires_grad = onlyPrefix is null || name.StartsWith(onlyPrefix, StringComparison.Ordinal);
+        var optimizer = optim.Adam(parameters, lr: learningRate);
+        var generator = new Generator((ulong)seed + 1);
+        long n = inputs.shape[0];
+        module.train();
+        for (int step = 0; step < steps; step++)
+        {
+            using var scope = NewDisposeScope();
+            Tensor x = inputs, y = targets;
+            if (batchSize > 0 && batchSize < n)
+            {
+                Tensor pick = randint(0, n, new long[] { batchSize }, generator: generator);
+                (x, y) = (inputs.index_select(0, pick), targets.index_select(0, pick));
+            }
+            optimizer.zero_grad();
+            loss(module.call(x), y).backward();
+            optimizer.step();
+        }
+        module.eval();
+        foreach (var parameter in module.parameters()) parameter.requires_grad = true;
+    }
+
+    /// <summary>The outputs for inputs in batches, without gradients.</summary>
+    public static Tensor Predict(nn.Module<Tensor, Tensor> module, Tensor inputs, int batchSize = 256)
+    {
+        module.eval();
+        using var noGrad = no_grad();
+        var parts = new List<Tensor>();
+        for (long start = 0; start < inputs.shape[0]; start += batchSize)
+            parts.Add(module.call(inputs.narrow(0, start, Math.Min(batchSize, inputs.shape[0] - start))));
+        return cat(parts, 0);
+    }
+
+    /// <summary>Pretrains once and caches the weights in TorchSharp's format; later runs load the file.</summary>
+    public static string Pretrained(string cacheFile, Func<nn.Module<Tensor, Tensor>> build, Action<nn.Module<Tensor, Tensor>> train, IProgress<string> log)
+    {
+        if (File.Exists(cacheFile))
+        {
+            log.Report($"Using the cached pretrained network {cacheFile}.");
+            return cacheFile;
+        }
+        Directory.CreateDirectory(Path.GetDirectoryName(cacheFile)!);
+        log.Report("Pretraining on the source task (cached for later runs) ...");
+        var module = build();
+        train(module);
+        string temporary = cacheFile + ".tmp";
+        module.save(temporary);
+        File.Move(temporary, cacheFile, overwrite: true);
+        return cacheFile;
+    }
+}
