@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Ntk;
 using Microsoft.ML.Ntk.Examples;
-using TorchSharp;
+using static Microsoft.ML.Ntk.Examples.OneDimensionalRegression;
 using static TorchSharp.torch;
 
 // The whole story on one small problem: pretrain a network on a source task, adapt it to a shifted target task from 12
@@ -11,7 +11,6 @@ using static TorchSharp.torch;
 var log = new ConsoleProgress();
 log.Report("Microsoft.ML.Ntk QuickStart: fast adaptation of a pretrained network with uncertainty.");
 TorchSharpLoader.EnsureLoaded();
-torch.set_num_threads(Math.Max(1, Environment.ProcessorCount));
 var architecture = NetworkArchitecture.Mlp(1, new[] { 40, 40 }, 1, Activation.Tanh);
 
 // 1. The source task y = sin(x) on [-5, 5]: pretrain once, cache the weights.
@@ -44,24 +43,21 @@ log.Report($"Ntk fitted in {ntkSeconds:F2} s: {model.LastTransformer.FitSummary}
 
 // 4. Baselines on the same points: the pretrained network as it is, and fine-tuning it with Adam. They give no
 //    uncertainty of their own; their NLL uses the variance of their training residuals.
-double[] trainX = train.Select(p => (double)p.X).ToArray(), trainY = train.Select(p => (double)p.Label).ToArray();
-double[] testX = test.Select(p => (double)p.X).ToArray(), testY = test.Select(p => (double)p.Label).ToArray();
-var pretrained = Load(architecture, weights);
-var unadapted = Baseline(pretrained, trainX, trainY, testX);
+var unadapted = Deterministic(Load(architecture, weights), train, test);
 clock.Restart();
-var tuned = Load(architecture, weights);
-Training.Regression(tuned, Column(trainX), Column(trainY), steps: 1000, learningRate: 1e-3);
+var tuned = FineTune(architecture, weights, train, steps: 1000, learningRate: 1e-3);
 double tuneSeconds = clock.Elapsed.TotalSeconds;
-var fineTuned = Baseline(tuned, trainX, trainY, testX);
+var fineTuned = Deterministic(tuned, train, test);
 log.Report($"Fine-tuned with Adam (1000 steps, learning rate 1e-3) in {tuneSeconds:F2} s.");
 
+double[] truth = Truth(test);
 var table = new MarkdownTable("method", "test RMSE", "test NLL", "inside ±2σ", "fit time (s)");
-void Row(string name, double[] mean, double[] variance, double seconds) =>
-    table.Add(name, MarkdownTable.Number(Math.Sqrt(Metrics.MeanSquaredError(mean, testY))), MarkdownTable.Number(Metrics.GaussianNll(mean, variance, testY)),
-              MarkdownTable.Number(100 * Metrics.TwoSigmaCoverage(mean, variance, testY), "F0") + " %", MarkdownTable.Number(seconds, "F2"));
-Row("pretrained network, not adapted", unadapted.Mean, unadapted.Variance, 0);
-Row("fine-tuning (Adam, all weights)", fineTuned.Mean, fineTuned.Variance, tuneSeconds);
-Row("**Ntk** (GP with the network's Jacobian kernel)", ntk.Mean, ntk.Variance, ntkSeconds);
+void Row(string name, Predictive p, double seconds) =>
+    table.Add(name, MarkdownTable.Number(Math.Sqrt(Metrics.MeanSquaredError(p.Mean, truth))), MarkdownTable.Number(Metrics.GaussianNll(p.Mean, p.Variance, truth)),
+              MarkdownTable.Number(100 * Metrics.TwoSigmaCoverage(p.Mean, p.Variance, truth), "F0") + " %", MarkdownTable.Number(seconds, "F2"));
+Row("pretrained network, not adapted", unadapted, 0);
+Row("fine-tuning (Adam, all weights)", fineTuned, tuneSeconds);
+Row("**Ntk** (GP with the network's Jacobian kernel)", ntk, ntkSeconds);
 Console.WriteLine();
 Console.WriteLine(table);
 
@@ -82,44 +78,9 @@ log.Report(reloaded.Mean.SequenceEqual(ntk.Mean) && reloaded.Variance.SequenceEq
 // 6. Results into the repository.
 Results.WriteMarkdown("quickstart.md", "QuickStart: sin(x) → 1.6 sin(1.3x + 0.7) from 12 points", "dotnet run --project examples/QuickStart",
     table + $"\nNtk: {model.LastTransformer.FitSummary}\n\n![QuickStart](quickstart.png)\n");
-var panel = new Plots.Panel("12 labels: Ntk mean ±2σ, fine-tuning, pretrained", testX, testX.Select(Target).ToArray(), trainX, trainY, ntk.Mean, ntk.Variance,
+double[] testX = test.Select(p => (double)p.X).ToArray();
+var panel = new Plots.Panel("12 labels: Ntk mean ±2σ, fine-tuning, pretrained", testX, testX.Select(Target).ToArray(),
+                            train.Select(p => (double)p.X).ToArray(), Truth(train), ntk.Mean, ntk.Variance,
                             new[] { ("fine-tuned", fineTuned.Mean), ("pretrained", unadapted.Mean) });
 Plots.Save(Results.PathOf("quickstart.png"), new[] { Plots.Regression(panel, "Ntk mean") }, columns: 1, panelWidth: 760, panelHeight: 420);
 return 0;
-
-static nn.Module<Tensor, Tensor> Load(NetworkArchitecture architecture, string weights)
-{
-    var module = architecture.CreateModule();
-    module.load(weights);
-    return module;
-}
-
-static Tensor Column(double[] values) => tensor(values.Select(v => (float)v).ToArray()).reshape(-1, 1);
-
-static (double[] Mean, double[] Variance) Baseline(nn.Module<Tensor, Tensor> module, double[] trainX, double[] trainY, double[] testX)
-{
-    double[] fit = Training.Predict(module, Column(trainX)).to(ScalarType.Float64).data<double>().ToArray();
-    double residual = Math.Max(fit.Zip(trainY, (f, y) => (f - y) * (f - y)).Average(), 1e-6);
-    double[] mean = Training.Predict(module, Column(testX)).to(ScalarType.Float64).data<double>().ToArray();
-    return (mean, Enumerable.Repeat(residual, mean.Length).ToArray());
-}
-
-static (double[] Mean, double[] Variance) Score(MLContext ml, ITransformer model, Point[] points)
-{
-    var rows = ml.Data.CreateEnumerable<Prediction>(model.Transform(ml.Data.LoadFromEnumerable(points)), reuseRowObject: false).ToArray();
-    return (rows.Select(r => (double)r.Score).ToArray(), rows.Select(r => (double)r.Variance).ToArray());
-}
-
-static double Gaussian(Random random) => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
-
-sealed class Point
-{
-    public float X { get; set; }
-    public float Label { get; set; }
-}
-
-sealed class Prediction
-{
-    public float Score { get; set; }
-    public float Variance { get; set; }
-}
