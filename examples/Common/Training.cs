@@ -14,13 +14,16 @@ public static class Training
                                   string? onlyPrefix = null, int batchSize = 0, int seed = 0) =>
         Run(module, inputs, targets, (output, y) => (output - y).square().mean(), steps, learningRate, onlyPrefix, batchSize, seed);
 
-    /// <summary>Trains with softmax cross-entropy on inputs [N, ...] and class indices [N] (Int64).</summary>
+    /// <summary>
+    /// Trains with softmax cross-entropy on inputs [N, ...] and class indices [N] (Int64). <paramref name="trainingMode"/> false
+    /// keeps batch norm on its running statistics (fine-tuning on a handful of images).
+    /// </summary>
     public static void Classification(nn.Module<Tensor, Tensor> module, Tensor inputs, Tensor classes, int steps, double learningRate,
-                                      string? onlyPrefix = null, int batchSize = 0, int seed = 0) =>
-        Run(module, inputs, classes, (output, y) => nn.functional.cross_entropy(output, y), steps, learningRate, onlyPrefix, batchSize, seed);
+                                      string? onlyPrefix = null, int batchSize = 0, int seed = 0, bool trainingMode = true) =>
+        Run(module, inputs, classes, (output, y) => nn.functional.cross_entropy(output, y), steps, learningRate, onlyPrefix, batchSize, seed, trainingMode);
 
     private static void Run(nn.Module<Tensor, Tensor> module, Tensor inputs, Tensor targets, Func<Tensor, Tensor, Tensor> loss, int steps,
-                            double learningRate, string? onlyPrefix, int batchSize, int seed)
+                            double learningRate, string? onlyPrefix, int batchSize, int seed, bool trainingMode = true)
     {
         var parameters = module.named_parameters().Where(p => onlyPrefix is null || p.name.StartsWith(onlyPrefix, StringComparison.Ordinal))
             .Select(p => p.parameter).ToList();
@@ -28,7 +31,7 @@ public static class Training
         var optimizer = optim.Adam(parameters, lr: learningRate);
         var generator = new Generator((ulong)seed + 1);
         long n = inputs.shape[0];
-        module.train();
+        module.train(trainingMode);
         for (int step = 0; step < steps; step++)
         {
             using var scope = NewDisposeScope();
