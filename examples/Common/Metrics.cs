@@ -54,6 +54,13 @@ public static class Metrics
 
     public static int ArgMax(float[] values) => Array.IndexOf(values, values.Max());
 
+    public static double Median(double[] values)
+    {
+        var sorted = values.OrderBy(v => v).ToArray();
+        int n = sorted.Length;
+        return n % 2 == 1 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+    }
+
     /// <summary>Mean and standard error of the mean.</summary>
     public static (double Mean, double StandardError) MeanAndError(IReadOnlyCollection<double> values)
     {

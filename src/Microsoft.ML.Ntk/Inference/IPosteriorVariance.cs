@@ -27,10 +27,21 @@ internal sealed class KernelSpaceVariance(LinearizedNetwork network, PreparedInp
 
     public Tensor Latent(PreparedInputs inputs)
     {
-        Tensor cross = CrossKernel(inputs);                                           // k0(x*, X): [B·C, N·C]
+        var (cross, prior) = CrossKernelAndDiagonal(inputs);                         // k0(x*, X): [B·C, N·C]; k0(x*, x*): [B, C]
         Tensor explained = root.ApplyTransposed(cross.t()).square().sum(dim: 0);     // |Rᵀ k0(X, x*)|²: [B·C]
-        Tensor prior = network.KernelDiagonal(inputs);                               // [B, C]
         return priorVariance * prior - priorVariance * priorVariance * explained.reshape(prior.shape);
+    }
+
+    /// <summary>
+    /// The cross kernel and the prior diagonal. For networks without a structured kernel both come from one explicit
+    /// Jacobian of the test inputs (its rows' squared norms are the diagonal), which halves the backward passes per prediction.
+    /// </summary>
+    private (Tensor Cross, Tensor Diagonal) CrossKernelAndDiagonal(PreparedInputs inputs)
+    {
+        if (network.HasStructuredKernel(inputs)) return (CrossKernel(inputs), network.KernelDiagonal(inputs));
+        var (rows, cross) = network.JacobianAgainst(inputs, training);
+        Tensor diagonal = rows.to(ScalarType.Float64).square().sum(dim: 1).reshape(inputs.Count, -1);
+        return (independentOutputs ? OutputCoupling.Independent(cross, cross.shape[1] / training.Count) : cross, diagonal);
     }
 
     /// <summary>The full C×C latent covariance of each input, [B, C, C]: s² K0(x*, x*) blocks − s⁴ Vᵀ V, V = Rᵀ k0(X, x*).</summary>

@@ -153,14 +153,26 @@ internal sealed class LinearizedNetwork
             return scope.MoveToOuter(j.matmul(j.t()));
         }
         bool firstSmaller = x1.Count <= x2.Count;
-        var (small, large) = firstSmaller ? (x1, x2) : (x2, x1);
-        ExplicitKernel.CheckSize(small.Count * OutputCount(small), Parameters.Count);
-        Tensor rows = Jacobian(small);                                                     // [n·C, P]
-        using var plain = large.WithoutTapes();                                            // the same rounding whatever ran before
+        Tensor kernel = JacobianAgainst(firstSmaller ? x1 : x2, firstSmaller ? x2 : x1).Kernel;
+        return scope.MoveToOuter(firstSmaller ? kernel : kernel.t().contiguous());
+    }
+
+    /// <summary>
+    /// The explicit Jacobian rows of <paramref name="few"/> ([n·C, P]) and the kernel K(few, many) = J_few J_manyᵀ
+    /// ([n·C, N·C], float64), the rows pushed through <paramref name="many"/> as tangents. Predictions use both: the rows'
+    /// squared norms are the prior variances.
+    /// </summary>
+    public (Tensor Rows, Tensor Kernel) JacobianAgainst(PreparedInputs few, PreparedInputs many)
+    {
+        CheckOwner(few);
+        CheckOwner(many);
+        ExplicitKernel.CheckSize(few.Count * OutputCount(few), Parameters.Count);
+        using var scope = NewDisposeScope();
+        Tensor rows = Jacobian(few);
+        using var plain = many.WithoutTapes();                                             // the same rounding whatever ran before
         var chunks = DataBatches.Of(rows.shape[0], TangentChunk)
             .Select(c => Jvp(plain, rows.narrow(0, c.Start, c.Length)).to(ScalarType.Float64).reshape(c.Length, -1)).ToArray();
-        Tensor kernel = cat(chunks, 0);                                                    // [n·C, N·C]
-        return scope.MoveToOuter(firstSmaller ? kernel : kernel.t().contiguous());
+        return (scope.MoveToOuter(rows), scope.MoveToOuter(cat(chunks, 0)));
     }
 
     /// <summary>How many tangents one pass over the larger input set carries in <see cref="GenericKernel"/> (bounds memory).</summary>
