@@ -19,7 +19,7 @@ TorchSharpLoader.EnsureLoaded();
 string data = Results.CacheFile("shapes");
 var source = ShapeImages.Write(Path.Combine(data, "source"), "source", perClass: 300, seed: 1);
 var pool = ShapeImages.Write(Path.Combine(data, "target-pool"), "target", perClass: 50, seed: 2);
-var test = ShapeImages.Write(Path.Combine(data, "target-test"), "target", perClass: 100, seed: 3);
+var test = ShapeImages.Write(Path.Combine(data, "target-test"), "target", perClass: 60, seed: 3);
 log.Report($"Images: {source.Length} source, {pool.Length} target (labelled pool), {test.Length} target test, {Side}×{Side} after resizing.");
 
 var ml = new MLContext(seed: 1);

@@ -10,9 +10,10 @@ public sealed class ImageFile
 }
 
 /// <summary>
-/// Generated images of five shapes, 32×32 PNG. The source domain is plain: a white shape, upright, on black. The target
-/// domain is shifted in colour (random hues on a random background), texture (background stripes), rotation (±60°) and
-/// noise (Gaussian, σ = 25 of 255): the same classes, seen differently.
+/// Generated images of five shapes, 32×32 PNG. The source domain is plain: a light grey shape, upright, on a near-black
+/// background. The target
+/// domain is shifted in colour (a random hue on a dark random background), texture (faint background stripes), rotation
+/// (±30°) and noise (Gaussian, σ = 12 of 255): the same classes, seen differently.
 /// </summary>
 public static class ShapeImages
 {
@@ -40,15 +41,15 @@ public static class ShapeImages
         using var bitmap = new SKBitmap(Size, Size);
         using (var canvas = new SKCanvas(bitmap))
         {
-            canvas.Clear(shifted ? Hue(random, 0.35f) : SKColors.Black);
+            canvas.Clear(shifted ? Hue(random, 0.12f) : Gray(random, 0, 0.15));
             if (shifted) Stripes(canvas, random);
             float scale = 8 + 4 * (float)random.NextDouble();
             canvas.Translate(Size / 2f + (float)(random.NextDouble() * 8 - 4), Size / 2f + (float)(random.NextDouble() * 8 - 4));
-            if (shifted) canvas.RotateDegrees((float)(random.NextDouble() * 120 - 60));
-            using var paint = new SKPaint { Color = shifted ? Hue(random, 0.9f) : SKColors.White, IsAntialias = true, Style = SKPaintStyle.Fill };
+            if (shifted) canvas.RotateDegrees((float)(random.NextDouble() * 60 - 30));
+            using var paint = new SKPaint { Color = shifted ? Hue(random, 0.95f) : Gray(random, 0.6, 1.0), IsAntialias = true, Style = SKPaintStyle.Fill };
             DrawShape(canvas, shape, scale, paint);
         }
-        if (shifted) AddNoise(bitmap, random, 25);
+        if (shifted) AddNoise(bitmap, random, 12);
         using var image = SKImage.FromBitmap(bitmap);
         using var data = image.Encode(SKEncodedImageFormat.Png, 100);
         using var file = File.Create(path);
@@ -81,13 +82,19 @@ public static class ShapeImages
 
     private static void Stripes(SKCanvas canvas, Random random)
     {
-        using var paint = new SKPaint { Color = Hue(random, 0.5f), StrokeWidth = 2 };
+        using var paint = new SKPaint { Color = Hue(random, 0.3f), StrokeWidth = 1 };
         int gap = 4 + random.Next(4);
         for (int x = -Size; x < 2 * Size; x += gap) canvas.DrawLine(x, 0, x + Size / 2f, Size, paint);
     }
 
+    private static SKColor Gray(Random random, double low, double high)
+    {
+        byte v = (byte)(255 * (low + (high - low) * random.NextDouble()));
+        return new SKColor(v, v, v);
+    }
+
     private static SKColor Hue(Random random, float value) =>
-        SKColor.FromHsv((float)(random.NextDouble() * 360), 40 + (float)random.NextDouble() * 60, value * 100);
+        SKColor.FromHsv((float)(random.NextDouble() * 360), 30 + (float)random.NextDouble() * 50, value * 100);
 
     private static void AddNoise(SKBitmap bitmap, Random random, double sigma)
     {
