@@ -44,19 +44,31 @@ internal sealed class FitRun : IDisposable
 
     public void Log(string message) => channel?.Info(MessageSensitivity.None, message);
 
-    /// <summary>The training inputs as network inputs, and the network's float64 linearization.</summary>
-    public (InputLayout Layout, LinearizedNetwork Network, Tensor Inputs) Linearize(TrainingData data)
+    /// <summary>What a trainer's inference step gives back: the fit's report and how to write its posterior.</summary>
+    public sealed record Posterior(FitReport Report, Action<Stream> Write);
+
+    /// <summary>
+    /// Linearizes a float64 copy of the network at the training inputs, checks its output count, runs the trainer's
+    /// inference (given the network, the inputs and the output count), and encodes the model state.
+    /// </summary>
+    public (NtkFitSummary Summary, string State) Fit(TrainingData data, NtkTask task, string[] classNames,
+                                                     Func<LinearizedNetwork, Tensor, long, Posterior> infer)
     {
         var layout = InputLayout.Resolve(options, data.FeatureLength, options.FeatureColumnName);
         Report(NtkFitStage.Linearizing, $"Read {data.Count} rows of {data.FeatureLength} features; network input shape [{string.Join(", ", layout.Shape)}].");
+        using var scope = NewDisposeScope();
         var network = NtkModelState.Linearize(options.Network!.CreateCopy(), options.AdaptedParameters, options.TangentMode, options.BatchSize);
         Tensor inputs = layout.ToInputs(data.Features, data.Count);
         Log($"Linearized: {network.Parameters.Count} adapted parameters, {network.Products.GetType().Name}, frozen trunk: {network.HasFrozenTrunk}.");
-        return (layout, network, inputs);
+        var posterior = infer(network, inputs, OutputCount(network, inputs));
+        Report(NtkFitStage.BuildingModel, "Saving the posterior into the model.");
+        var contents = new NtkModelState.Contents(task, options.Network!, options.AdaptedParameters, options.TangentMode, options.BatchSize, layout, classNames);
+        string state = NtkModelState.Encode(contents, posterior.Write);
+        return (Finish(posterior.Report, data.Count, network.Parameters.Count), state);
     }
 
     /// <summary>The number of network outputs, from one forward pass on the first input (errors name the input shape).</summary>
-    public static long OutputCount(LinearizedNetwork network, Tensor inputs)
+    private static long OutputCount(LinearizedNetwork network, Tensor inputs)
     {
         using var scope = NewDisposeScope();
         using var first = network.Prepare(inputs.narrow(0, 0, 1));
@@ -64,7 +76,7 @@ internal sealed class FitRun : IDisposable
         return output.shape[^1];
     }
 
-    public NtkFitSummary Finish(FitReport report, long rows, long parameters)
+    private NtkFitSummary Finish(FitReport report, long rows, long parameters)
     {
         var summary = new NtkFitSummary(report.Strategy, rows, parameters, report.PriorVariance, report.NoiseVariance, report.LogMarginalLikelihood,
                                         report.HyperparameterIterations, report.SolverIterations, report.SolverResidual, report.SolverConverged,

@@ -56,21 +56,17 @@ public sealed class NtkMulticlassTrainer : IEstimator<NtkMulticlassTransformer>
         string[] classNames = TrainingData.ClassNames(input.Schema[options.LabelColumnName]);
         if (classNames.Length > NtkColumns.MaxClasses)
             throw new ArgumentException($"The label '{options.LabelColumnName}' has {classNames.Length} classes; the Ntk trainer supports up to {NtkColumns.MaxClasses}.");
-        using var scope = NewDisposeScope();
-        var (layout, network, inputs) = run.Linearize(data);
-        long outputs = FitRun.OutputCount(network, inputs);
-        if (outputs != classNames.Length)
-            throw new ArgumentException($"The label '{options.LabelColumnName}' has {classNames.Length} classes, but the network has {outputs} outputs; " +
-                                        "they must be equal (one output per class, in the label's key order).");
-        Tensor labels = tensor(data.Classes, dtype: ScalarType.Int64);
-        var settings = new ClassificationSettings(options.Likelihood, options.Mean, options.PriorVariance, options.NoiseVariance,
-                                                  options.PredictiveApproximation, options.MonteCarloSamples, options.Seed, solver, Strategy: options.Strategy);
-        var posterior = GaussianProcessClassification.Fit(network, inputs, labels, settings);
-        run.Report(NtkFitStage.BuildingModel, "Saving the posterior into the model.");
-        var contents = new NtkModelState.Contents(NtkTask.Multiclass, options.Network!, options.AdaptedParameters, options.TangentMode,
-                                                  options.BatchSize, layout, classNames);
-        string state = NtkModelState.Encode(contents, stream => PosteriorSerializer.Write(stream, posterior));
-        var summary = run.Finish(posterior.Report, data.Count, network.Parameters.Count);
+        var (summary, state) = run.Fit(data, NtkTask.Multiclass, classNames, (network, inputs, outputs) =>
+        {
+            if (outputs != classNames.Length)
+                throw new ArgumentException($"The label '{options.LabelColumnName}' has {classNames.Length} classes, but the network has {outputs} outputs; " +
+                                            "they must be equal (one output per class, in the label's key order).");
+            Tensor labels = tensor(data.Classes, dtype: ScalarType.Int64);
+            var settings = new ClassificationSettings(options.Likelihood, options.Mean, options.PriorVariance, options.NoiseVariance,
+                                                      options.PredictiveApproximation, options.MonteCarloSamples, options.Seed, solver, Strategy: options.Strategy);
+            var posterior = GaussianProcessClassification.Fit(network, inputs, labels, settings);
+            return new FitRun.Posterior(posterior.Report, stream => PosteriorSerializer.Write(stream, posterior));
+        });
         return new NtkMulticlassTransformer(PredictionChain.Multiclass(input, options.FeatureColumnName, state, classNames), summary, state);
     }
 

@@ -36,19 +36,15 @@ public sealed class NtkRegressionTrainer : IEstimator<NtkRegressionTransformer>
         var solver = run.Solver;
         run.Report(NtkFitStage.ReadingData, $"Reading '{options.LabelColumnName}' and '{options.FeatureColumnName}'.");
         var data = TrainingData.ReadRegression(input, options.LabelColumnName, options.FeatureColumnName, options.CancellationToken);
-        using var scope = NewDisposeScope();
-        var (layout, network, inputs) = run.Linearize(data);
-        long outputs = FitRun.OutputCount(network, inputs);
-        if (outputs != 1)
-            throw new ArgumentException($"The network has {outputs} outputs; regression on the single label '{options.LabelColumnName}' needs one.");
-        Tensor targets = tensor(data.Targets, dtype: ScalarType.Float32).to(ScalarType.Float64).reshape(data.Count, 1);
-        var settings = new RegressionSettings(options.Mean, options.PriorVariance, options.NoiseVariance, options.Strategy, solver, Seed: options.Seed);
-        var posterior = GaussianProcessRegression.Fit(network, inputs, targets, settings);
-        run.Report(NtkFitStage.BuildingModel, "Saving the posterior into the model.");
-        var contents = new NtkModelState.Contents(NtkTask.Regression, options.Network!, options.AdaptedParameters, options.TangentMode,
-                                                  options.BatchSize, layout, Array.Empty<string>());
-        string state = NtkModelState.Encode(contents, stream => PosteriorSerializer.Write(stream, posterior));
-        var summary = run.Finish(posterior.Report, data.Count, network.Parameters.Count);
+        var (summary, state) = run.Fit(data, NtkTask.Regression, Array.Empty<string>(), (network, inputs, outputs) =>
+        {
+            if (outputs != 1)
+                throw new ArgumentException($"The network has {outputs} outputs; regression on the single label '{options.LabelColumnName}' needs one.");
+            Tensor targets = tensor(data.Targets, dtype: ScalarType.Float32).to(ScalarType.Float64).reshape(data.Count, 1);
+            var settings = new RegressionSettings(options.Mean, options.PriorVariance, options.NoiseVariance, options.Strategy, solver, Seed: options.Seed);
+            var posterior = GaussianProcessRegression.Fit(network, inputs, targets, settings);
+            return new FitRun.Posterior(posterior.Report, stream => PosteriorSerializer.Write(stream, posterior));
+        });
         return new NtkRegressionTransformer(PredictionChain.Regression(input, options.FeatureColumnName, state), summary, state);
     }
 
