@@ -37,6 +37,8 @@ var methods = new (string Name, Func<Point[], Point[], Predictive> Fit)[]
     ("unadapted network", (train, test) => Deterministic(Load(architecture, weights), train, test)),
 };
 
+int functionSpace = Array.FindIndex(methods, m => m.Name == "Ntk, function space");
+int weightSpace = Array.FindIndex(methods, m => m.Name == "Ntk, weight space");
 var body = new System.Text.StringBuilder();
 var panels = new List<OxyPlot.PlotModel>();
 foreach (var (variant, linearFraction) in new[] { ("sinusoid targets", 0.0), ("half of the targets linear", 0.5) })
@@ -59,9 +61,9 @@ foreach (var (variant, linearFraction) in new[] { ("sinusoid targets", 0.0), ("h
             double seconds = clock.Elapsed.TotalSeconds;
             double[] y = Truth(test);
             results[m].Add((Metrics.MeanSquaredError(prediction.Mean, y), Metrics.GaussianNll(prediction.Mean, prediction.Variance, y), seconds));
-            if (linearFraction == 0 && t < 4 && m == 1) panels.Add(Panel(t, truth, train, test, prediction));
+            if (linearFraction == 0 && t < 4 && m == functionSpace) panels.Add(Panel(t, truth, train, test, prediction));
         }
-        if (means[1].Zip(means[2], (a, b) => Math.Abs(a - b)).Max() > 0.1) apart++;
+        if (means[functionSpace].Zip(means[weightSpace], (a, b) => Math.Abs(a - b)).Max() > 0.1) apart++;
         if ((t + 1) % 10 == 0) log.Report($"  {t + 1}/{tasks} tasks");
     }
     var table = new MarkdownTable("method", "test MSE", "test NLL", "median test NLL", "fit + predict time (ms)");
