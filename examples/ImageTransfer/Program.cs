@@ -50,6 +50,7 @@ var methods = new (string Name, Func<ImageFile[], float[][]> Fit)[]
     ("Ntk softmax, all parameters", train => Ntk(train, o => { })),
     ("Ntk softmax, last block + head", train => Ntk(train, o => o.AdaptedParameters = ParameterSelection.LastLayers(3))),
     ("Ntk Gaussian, all parameters", train => Ntk(train, o => o.Likelihood = ClassificationLikelihood.Gaussian)),
+    ("Ntk Gaussian, last block + head", train => Ntk(train, o => { o.Likelihood = ClassificationLikelihood.Gaussian; o.AdaptedParameters = ParameterSelection.LastLayers(3); })),
     ("fine-tuning, all weights (Adam)", train => Tuned(train, onlyPrefix: null)),
     ("retraining the last layer (Adam)", train => Tuned(train, onlyPrefix: "10.")),
     ("unadapted network", _ => Probabilities(Load(), testX)),
@@ -70,7 +71,8 @@ foreach (int k in labelCounts)
             var p = methods[m].Fit(train);
             double seconds = clock.Elapsed.TotalSeconds;
             runs[m].Add((Metrics.Accuracy(p, testLabels), Metrics.ClassificationNll(p, testLabels), Metrics.ExpectedCalibrationError(p, testLabels), seconds));
-            if (k == 10 && s == 0 && m is 0 or 2 or 3) reliability.Add((methods[m].Name, Metrics.Reliability(p, testLabels)));
+            if (k == 10 && s == 0 && methods[m].Name is "Ntk softmax, all parameters" or "Ntk Gaussian, all parameters" or "fine-tuning, all weights (Adam)")
+                reliability.Add((methods[m].Name, Metrics.Reliability(p, testLabels)));
         }
         log.Report($"  {k} labels per class, seed {s}: done");
     }
