@@ -60,8 +60,12 @@ public static class Training
         return cat(parts, 0);
     }
 
-    /// <summary>Pretrains once and caches the weights in TorchSharp's format; later runs load the file.</summary>
-    public static string Pretrained(string cacheFile, Func<nn.Module<Tensor, Tensor>> build, Action<nn.Module<Tensor, Tensor>> train, IProgress<string> log)
+    /// <summary>
+    /// Pretrains once from a seed (initial weights included), on one thread so that the weights do not depend on how threads split the sums (thousands of Adam
+    /// steps amplify such rounding differences), and caches them in TorchSharp's format; later runs load the file.
+    /// </summary>
+    public static string Pretrained(string cacheFile, int seed, Func<nn.Module<Tensor, Tensor>> build, Action<nn.Module<Tensor, Tensor>> train,
+                                    IProgress<string> log)
     {
         if (File.Exists(cacheFile))
         {
@@ -70,8 +74,18 @@ public static class Training
         }
         Directory.CreateDirectory(Path.GetDirectoryName(cacheFile)!);
         log.Report("Pretraining on the source task (cached for later runs) ...");
+        manual_seed(seed);          // before building: the initial weights come from the seed too
         var module = build();
-        train(module);
+        int threads = torch.get_num_threads();
+        torch.set_num_threads(1);   // one thread: the same sums in the same order, so the same weights on every machine
+        try
+        {
+            train(module);
+        }
+        finally
+        {
+            torch.set_num_threads(threads);
+        }
         string temporary = cacheFile + ".tmp";
         module.save(temporary);
         File.Move(temporary, cacheFile, overwrite: true);

@@ -35,9 +35,8 @@ var (sourceX, sourceY) = Tensors(source, null);
 float[] means = Enumerable.Range(0, 3).Select(c => sourceX[.., c].mean().item<float>()).ToArray();
 float[] deviations = Enumerable.Range(0, 3).Select(c => sourceX[.., c].std().item<float>()).ToArray();
 var architecture = NetworkArchitecture.SmallCnn(3, Side, Side, Classes);
-string weights = Training.Pretrained(Results.CacheFile("shapes-source-cnn.bin"), architecture.CreateModule, module =>
+string weights = Training.Pretrained(Results.CacheFile("shapes-source-cnn.bin"), seed: 0, architecture.CreateModule, module =>
 {
-    manual_seed(0);
     Training.Classification(module, Normalize(sourceX), sourceY, steps: 600, learningRate: 3e-3, batchSize: 128);
 }, log);
 var network = PretrainedNetwork.FromArchitecture(architecture, weights);

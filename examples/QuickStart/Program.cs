@@ -14,9 +14,8 @@ TorchSharpLoader.EnsureLoaded();
 var architecture = NetworkArchitecture.Mlp(1, new[] { 40, 40 }, 1, Activation.Tanh);
 
 // 1. The source task y = sin(x) on [-5, 5]: pretrain once, cache the weights.
-string weights = Training.Pretrained(Results.CacheFile("quickstart-source-sin.bin"), architecture.CreateModule, module =>
+string weights = Training.Pretrained(Results.CacheFile("quickstart-source-sin.bin"), seed: 0, architecture.CreateModule, module =>
 {
-    manual_seed(0);
     Tensor x = linspace(-5, 5, 400).reshape(-1, 1);
     Training.Regression(module, x, x.sin(), steps: 3000, learningRate: 3e-3);
 }, log);

@@ -16,9 +16,8 @@ const double Noise = 0.05, LearningRate = 3e-3;
 var log = new ConsoleProgress();
 TorchSharpLoader.EnsureLoaded();
 var architecture = NetworkArchitecture.Mlp(1, new[] { 40, 40 }, 1, Activation.Tanh);
-string weights = Training.Pretrained(Results.CacheFile("sinusoid-source.bin"), architecture.CreateModule, module =>
+string weights = Training.Pretrained(Results.CacheFile("sinusoid-source.bin"), seed: 0, architecture.CreateModule, module =>
 {
-    manual_seed(0);
     Tensor x = linspace(-5, 5, 500).reshape(-1, 1);
     Training.Regression(module, x, 2.5 * (1.25 * x + Math.PI / 2).sin(), steps: 4000, learningRate: 3e-3);
 }, log);
