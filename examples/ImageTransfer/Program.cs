@@ -60,7 +60,8 @@ var reliability = new List<(string, Metrics.ReliabilityBin[])>();
 foreach (int k in labelCounts)
 {
     var runs = methods.Select(_ => new List<(double Accuracy, double Nll, double Ece, double Seconds)>()).ToArray();
-    for (int s = 0; s < seeds; s++)
+    int draws = k >= pool.Length / Classes ? 1 : seeds;   // the whole pool: every draw would hold the same images
+    for (int s = 0; s < draws; s++)
     {
         var random = new Random(100 * k + s);
         var train = pool.GroupBy(f => f.Shape).SelectMany(g => g.OrderBy(_ => random.Next()).Take(k)).ToArray();
@@ -90,8 +91,8 @@ Results.WriteMarkdown("images.md", "Image transfer: plain shapes → coloured, t
 
     Small CNN (conv 16 – BN – ReLU – pool – conv 32 – BN – ReLU – pool – global average – linear, P = {Parameters()}) pretrained on
     {source.Length} plain source images; adapted with k labelled target images per class and tested on {test.Length} target images
-    (mean ± standard error over {seeds} draws of the labelled images from a pool of {pool.Length / Classes} per class: at {pool.Length / Classes}
-    labels per class every draw is the whole pool, so only the order of the images differs). Images are {ShapeImages.Size}×{ShapeImages.Size} PNG files resized to
+    (mean ± standard error over {seeds} draws of the labelled images from a pool of {pool.Length / Classes} per class; at {pool.Length / Classes}
+    labels per class the whole pool is used, once, so there is no standard error). Images are {ShapeImages.Size}×{ShapeImages.Size} PNG files resized to
     {Side}×{Side} by ImageAnalytics; the Ntk trainer normalizes each channel with the source statistics (ChannelMeans /
     ChannelStandardDeviations). Fine-tuning: Adam, learning rate 1e-3, {FineTuneSteps} full-batch steps, batch norm kept in evaluation mode.
     ECE: expected calibration error over 10 confidence bins.
