@@ -5,8 +5,9 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Ntk.Inference;
 
 /// <summary>
-/// Classification with the linearized network. Softmax: the MAP of the linearized model by Newton's method, the Laplace
-/// posterior in function space (explicit kernel), s² fixed or chosen by the Laplace evidence. Gaussian: regression on
+/// Classification with the linearized network. Softmax: the mode of the Laplace approximation by Newton's method on the
+/// N·C latent values with the explicit kernel (<see cref="LatentLaplace"/>), Δθ̂ = s² Jᵀ â by one backward product at the
+/// end, s² fixed or chosen by the Laplace evidence. Gaussian: regression on
 /// one-hot targets (any regression strategy), probabilities by a softmax of the mean.
 /// </summary>
 internal static class GaussianProcessClassification
@@ -36,25 +37,29 @@ internal static class GaussianProcessClassification
     private static ClassificationPosterior FitSoftmax(RegressionProblem problem, Tensor labels, ClassificationSettings settings, Stopwatch clock)
     {
         var network = problem.Network;
-        if (problem.Size > StrategyChoice.DenseLimit)
-            throw new NotSupportedException($"The softmax Laplace posterior needs the explicit N·C × N·C kernel; N·C = {problem.Size} exceeds " +
-                                            $"{StrategyChoice.DenseLimit}. Use the Gaussian likelihood for larger training sets.");
-        // The evidence is compared between values of s²: solve each MAP tightly enough that its error does not decide.
+        StrategyChoice.CheckLaplaceFits(problem.Size);
+        // The evidence is compared between values of s²: solve each mode tightly enough that its error does not decide.
         var solver = settings.SolverOrDefault with { Tolerance = Math.Min(settings.SolverOrDefault.Tolerance, 1e-9) };
+        using var scope = NewDisposeScope();
         Tensor kernel = network.Kernel(problem.Inputs, problem.Inputs);
         if (settings.IndependentOutputs) kernel = OutputCoupling.Independent(kernel, problem.Outputs);
         Tensor prior = settings.Mean == PriorMean.Network ? problem.PretrainedOutputs.reshape(problem.Count, problem.Outputs) : zeros(problem.Count, problem.Outputs, dtype: ScalarType.Float64);
+        Tensor onehot = nn.functional.one_hot(labels, problem.Outputs).to(ScalarType.Float64);
 
+        // Warm starts keep the latent values of the previous mode: a scales as 1/s² for fixed f − m = s² K0 a.
         Tensor? warm = null;
+        double warmVariance = 1;
         int evaluated = 0;
-        (SoftmaxMapResult Map, KernelInverseRoot Root, double Evidence, double Jitter) Evaluate(double s2)
+        LaplaceMode Mode(double s2)
         {
-            var map = SoftmaxMap.Solve(network, problem.Inputs, prior, labels, s2, solver, warm, settings.IndependentOutputs);
-            warm = map.Shift;
-            var (root, logDet, jitter) = LaplaceApproximation.Factor(kernel, map.Probabilities, s2);
-            double evidence = -map.Objective - 0.5 * logDet;   // the objective is CE + |Δθ|²/(2s²)
-            solver.Report(NtkFitStage.LearningHyperparameters, ++evaluated, () => $"Laplace evidence {evidence:F3} at s² = {s2:G4}");
-            return (map, root, evidence, jitter);
+            using var evaluation = NewDisposeScope();
+            var mode = LatentLaplace.Solve(kernel, prior, onehot, s2, solver, warm is null ? null : warm * (warmVariance / s2));
+            warm?.Dispose();
+            warm = evaluation.MoveToOuter(mode.Weights.clone());
+            warmVariance = s2;
+            evaluation.MoveToOuter(mode.Weights, mode.Probabilities, mode.Curvature.Curvature, mode.Curvature.Root, mode.Factor.Lower);
+            solver.Report(NtkFitStage.LearningHyperparameters, ++evaluated, () => $"Laplace evidence {mode.Evidence:F3} at s² = {s2:G4}");
+            return mode;
         }
 
         int evaluations = 0;
@@ -63,21 +68,38 @@ internal static class GaussianProcessClassification
         if (settings.PriorVariance is null)
         {
             double center = -Math.Log(Math.Max(kernel.diagonal().mean().item<double>(), 1e-300));
-            var search = ScalarSearch.Maximize(u => Evaluate(Math.Exp(u)).Evidence, center);
+            var search = ScalarSearch.Maximize(u => Evidence(Mode(Math.Exp(u))), center);
             priorVariance = Math.Exp(search.Point);
             evaluations = search.Evaluations;
             if (search.AtEdge)
                 warnings.Add($"The Laplace evidence is largest at the edge of the searched range (s² = {priorVariance:G3}): the labels " +
                              "add little beyond the prior mean, or need a prior variance outside e^±8 of 1/mean k0(x, x).");
         }
-        var (final, finalRoot, evidence, finalJitter) = Evaluate(priorVariance);
+        var final = Mode(priorVariance);
         if (!final.Converged)
-            warnings.Add($"Newton's method stopped after {final.NewtonIterations} iterations with a gradient norm of {final.GradientNorm:E2}.");
-        var report = new FitReport(InferenceStrategy.Dense, priorVariance, NoiseVariance: 0, Array.Empty<double>(), evidence, evaluations,
+            warnings.Add($"Newton's method stopped after {final.NewtonIterations} iterations with a gradient norm of {final.GradientNorm:E2} " +
+                         $"({final.GradientNorm / Math.Max(final.InitialGradientNorm, 1e-300):E1} of its initial value" +
+                         (final.Stagnated ? "; the objective no longer decreased within rounding)." : ")."));
+        Tensor shift = DenseRegression.ParameterShift(problem, final.Weights, priorVariance, settings.IndependentOutputs);
+        var report = new FitReport(InferenceStrategy.Dense, priorVariance, NoiseVariance: 0, Array.Empty<double>(), final.Evidence, evaluations,
                                    HyperparametersConverged: true, final.NewtonIterations, final.GradientNorm, final.Converged,
-                                   finalJitter, clock.Elapsed, warnings);
-        var variance = new KernelSpaceVariance(network, problem.Inputs, finalRoot, priorVariance, settings.IndependentOutputs);
-        return new ClassificationPosterior(network, settings.Mean, priorVariance, final.Shift, variance, settings, report);
+                                   final.Factor.Jitter, clock.Elapsed, warnings);
+        var root = final.Root();
+        scope.MoveToOuter(root.LeftFactor!, root.LowerCholesky);
+        var variance = new KernelSpaceVariance(network, problem.Inputs, root, priorVariance, settings.IndependentOutputs);
+        return new ClassificationPosterior(network, settings.Mean, priorVariance, scope.MoveToOuter(shift), variance, settings, report);
+    }
+
+    /// <summary>The evidence, and its disposal: a mode of the search is needed only for its number.</summary>
+    private static double Evidence(LaplaceMode mode)
+    {
+        double evidence = mode.Evidence;
+        mode.Weights.Dispose();
+        mode.Probabilities.Dispose();
+        mode.Curvature.Curvature.Dispose();
+        mode.Curvature.Root.Dispose();
+        mode.Factor.Lower.Dispose();
+        return evidence;
     }
 
     /// <summary>Labels must be integers 0 … C−1, one per input.</summary>

@@ -1,8 +1,9 @@
+using Microsoft.ML.Ntk.Inference;
 using Microsoft.ML.Ntk.LinearAlgebra;
 using Microsoft.ML.Ntk.Linearization;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Ntk.Inference;
+namespace Microsoft.ML.Ntk.Tests.Inference.ParameterSpaceReference;
 
 /// <summary>The MAP of the linearized softmax model and how Newton's method reached it.</summary>
 internal sealed record SoftmaxMapResult(Tensor Shift, Tensor Logits, Tensor Probabilities, double Objective, int NewtonIterations,

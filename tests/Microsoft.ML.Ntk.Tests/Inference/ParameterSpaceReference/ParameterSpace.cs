@@ -1,7 +1,8 @@
+using Microsoft.ML.Ntk.Inference;
 using Microsoft.ML.Ntk.Linearization;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Ntk.Inference;
+namespace Microsoft.ML.Ntk.Tests.Inference.ParameterSpaceReference;
 
 /// <summary>
 /// The parameter shifts a softmax MAP moves, with their Jacobian products. Coupled: one shift of the P adapted

@@ -1,8 +1,9 @@
+using Microsoft.ML.Ntk.Inference;
 using Microsoft.ML.Ntk.LinearAlgebra;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Ntk.Inference;
+namespace Microsoft.ML.Ntk.Tests.Inference.ParameterSpaceReference;
 
 /// <summary>
 /// H = Jᵀ Λ J + I / s², the Hessian of the softmax MAP objective of the linearized network (exact: the model is linear

@@ -1,7 +1,8 @@
+using Microsoft.ML.Ntk.Inference;
 using Microsoft.ML.Ntk.LinearAlgebra;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Ntk.Inference;
+namespace Microsoft.ML.Ntk.Tests.Inference.ParameterSpaceReference;
 
 /// <summary>
 /// The Laplace posterior of the softmax model in function space, at the MAP probabilities p̂: with Λ = blockdiag(diag(p̂_i)

@@ -1,0 +1,151 @@
+using Microsoft.ML.Ntk.LinearAlgebra;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Ntk.Inference;
+
+/// <summary>
+/// The mode of the softmax Laplace approximation in function space and the factorization at it. Weights: a [N·C] with
+/// f̂ = m + s² K0 a (at the mode a = y − p̂, and Δθ̂ = s² Jᵀ a). Probabilities: p̂ = softmax(f̂), [N, C]. Objective:
+/// Ψ = Σ CE(y, p̂) + ½ aᵀ (f̂ − m), equal to the parameter-space CE + |Δθ̂|² / (2 s²). GradientNorm: the parameter-space
+/// gradient |Jᵀ(p̂ − y) + Δθ̂ / s²| = sqrt(rᵀ K0 r) with r = a − y + p̂. Stagnated: Newton's method stopped because
+/// neither the objective nor the gradient still decreased. Curvature and Factor: Λ at p̂ and L Lᵀ = I + s² S K0 S.
+/// </summary>
+internal sealed record LaplaceMode(Tensor Weights, Tensor Probabilities, double Objective, int NewtonIterations, double GradientNorm,
+                                   double InitialGradientNorm, bool Converged, bool Stagnated, CurvatureBlocks Curvature,
+                                   DenseCholesky Factor)
+{
+    /// <summary>The Laplace evidence log q(y) = −Ψ − ½ log det(I + s² S K0 S).</summary>
+    public double Evidence => -Objective - 0.5 * Factor.LogDeterminant();
+
+    /// <summary>The root R = S L⁻ᵀ of (s² K0 + Λ⁻¹)⁻¹ that the latent variance needs.</summary>
+    public KernelInverseRoot Root() => KernelInverseRoot.FromLaplace(Curvature.Dense(), Factor.Lower);
+}
+
+/// <summary>
+/// The MAP of the linearized softmax model found on the N·C latent values with the explicit kernel (the multi-class
+/// Laplace of Rasmussen and Williams, section 3.5, with the full cross-output kernel): no network pass per step.
+/// Newton's update in the weights a, with K = s² K0, W = Λ = S S and B = I + S K S = L Lᵀ, is
+/// a ← b − S B⁻¹ S K b, b = Λ (f − m) + y − p, followed by a backtracking line search on Ψ. Each iteration's
+/// tensors are freed before the next one. Stops when the parameter-space gradient falls below the tolerance relative
+/// to its value at Δθ = 0 (never below <see cref="RoundingFloor"/> of it, which float64 rounding of K0 does not
+/// allow to go further), or when the objective stops decreasing (stagnation, reported).
+/// </summary>
+internal static class LatentLaplace
+{
+    public const int MaxNewtonIterations = 100;
+
+    /// <summary>The smallest relative gradient asked for: float64 products of K0 leave about 1e-13 of it as noise.</summary>
+    public const double RoundingFloor = 1e-12;
+
+    /// <summary>Newton iterations in a row without a 10 % smaller gradient after which the solve counts as stagnated.</summary>
+    public const int StagnantIterations = 3;
+
+    /// <summary>
+    /// The mode for the kernel K0 [N·C, N·C] in float64 (layout n·C + c; cross-output terms zeroed for independent
+    /// outputs), the prior mean m(X) [N, C], the one-hot labels y [N, C] and s²; from the weights <paramref name="start"/>
+    /// (a warm start) or from a = 0 (f = m).
+    /// </summary>
+    public static LaplaceMode Solve(Tensor kernel, Tensor prior, Tensor onehot, double priorVariance, SolverSettings settings, Tensor? start = null)
+    {
+        using var scope = NewDisposeScope();
+        Tensor m = prior.to(ScalarType.Float64).reshape(-1), y = onehot.to(ScalarType.Float64).reshape(-1);
+        long n = prior.shape[0], c = prior.shape[1];
+        var state = Evaluate(kernel, m, y, n, c, priorVariance, start?.to(ScalarType.Float64).clone() ?? zeros_like(m));
+        double initial = GradientNorm(kernel, y, Evaluate(kernel, m, y, n, c, priorVariance, zeros_like(m)));
+        double target = Math.Max(settings.Tolerance, RoundingFloor) * Math.Max(initial, 1e-300);
+        double gradient = GradientNorm(kernel, y, state);
+        int iteration = 0, withoutProgress = 0;
+        bool stagnated = false;
+        while (gradient > target && iteration < MaxNewtonIterations && !stagnated)
+        {
+            settings.Cancellation.ThrowIfCancellationRequested();
+            iteration++;
+            using (var step = NewDisposeScope())
+            {
+                var next = Step(kernel, m, y, n, c, priorVariance, state);
+                if (next is null) stagnated = true;
+                else
+                {
+                    state.Dispose();
+                    state = next;
+                    step.MoveToOuter(state.Weights, state.Latent, state.Probabilities);
+                }
+            }
+            double previous = gradient;
+            gradient = GradientNorm(kernel, y, state);
+            withoutProgress = gradient < 0.9 * previous ? 0 : withoutProgress + 1;
+            stagnated |= withoutProgress >= StagnantIterations;
+            settings.Report(NtkFitStage.Solving, iteration, () => $"Newton iteration {iteration}: gradient norm {gradient:E2}");
+        }
+        var curvature = CurvatureBlocks.At(state.Probabilities);
+        var factor = Factor(kernel, curvature, priorVariance);
+        var mode = new LaplaceMode(scope.MoveToOuter(state.Weights), scope.MoveToOuter(state.Probabilities), state.Objective, iteration,
+                                   gradient, initial, gradient <= target, stagnated && gradient > target, curvature, factor);
+        scope.MoveToOuter(curvature.Curvature, curvature.Root, factor.Lower);
+        return mode;
+    }
+
+    /// <summary>The iterate: weights a, latent values f = m + s² K0 a [N·C], probabilities [N, C] and Ψ.</summary>
+    private sealed record State(Tensor Weights, Tensor Latent, Tensor Probabilities, double Objective) : IDisposable
+    {
+        public void Dispose()
+        {
+            Weights.Dispose();
+            Latent.Dispose();
+            Probabilities.Dispose();
+        }
+    }
+
+    private static State Evaluate(Tensor kernel, Tensor m, Tensor y, long n, long c, double priorVariance, Tensor a)
+    {
+        Tensor shift = priorVariance * kernel.matmul(a);                          // f − m
+        Tensor latent = m + shift;
+        Tensor logProbabilities = latent.reshape(n, c).log_softmax(1);
+        double objective = -(y * logProbabilities.reshape(-1)).sum().item<double>() + 0.5 * a.dot(shift).item<double>();
+        return new State(a, latent, logProbabilities.exp(), objective);
+    }
+
+    /// <summary>sqrt(rᵀ K0 r), r = a − y + p: the norm of the parameter-space gradient Jᵀ r.</summary>
+    private static double GradientNorm(Tensor kernel, Tensor y, State state)
+    {
+        using var scope = NewDisposeScope();
+        Tensor r = state.Weights - y + state.Probabilities.reshape(-1);
+        return Math.Sqrt(Math.Max(r.dot(kernel.matmul(r)).item<double>(), 0));
+    }
+
+    /// <summary>One Newton step with a backtracking line search; null when no step decreases Ψ beyond rounding.</summary>
+    private static State? Step(Tensor kernel, Tensor m, Tensor y, long n, long c, double priorVariance, State state)
+    {
+        var curvature = CurvatureBlocks.At(state.Probabilities);
+        var factor = Factor(kernel, curvature, priorVariance);
+        Tensor p = state.Probabilities.reshape(-1);
+        Tensor b = curvature.ApplyCurvature(state.Latent - m) + y - p;
+        Tensor kb = priorVariance * kernel.matmul(b);
+        Tensor correction = curvature.ApplyRoot(factor.Solve(curvature.ApplyRoot(kb.unsqueeze(1)))).squeeze(1);
+        Tensor direction = b - correction - state.Weights;
+        // dΨ/da = s² K0 (a − y + p): the slope along the direction.
+        double slope = priorVariance * direction.dot(kernel.matmul(state.Weights - y + p)).item<double>();
+        if (!(slope < 0)) return null;
+        // Below this the objective cannot tell a better point from a worse one: take Newton's full step, which is reliable
+        // this close to the mode (the loop watches the gradient instead).
+        double noise = 1e-14 * Math.Max(Math.Abs(state.Objective), 1);
+        if (-slope < noise) return Evaluate(kernel, m, y, n, c, priorVariance, state.Weights + direction);
+        for (double t = 1; t > 1e-10; t *= 0.5)
+        {
+            var candidate = Evaluate(kernel, m, y, n, c, priorVariance, state.Weights + t * direction);
+            if (candidate.Objective <= state.Objective + 1e-4 * t * slope) return candidate;
+        }
+        return null;
+    }
+
+    /// <summary>L with L Lᵀ = I + s² S K0 S.</summary>
+    private static DenseCholesky Factor(Tensor kernel, CurvatureBlocks curvature, double priorVariance)
+    {
+        using var scope = NewDisposeScope();
+        Tensor b = priorVariance * curvature.Sandwich(kernel);
+        b.diagonal().add_(1.0);
+        var factor = DenseCholesky.Factor(0.5 * (b + b.t()));
+        scope.MoveToOuter(factor.Lower);
+        return factor;
+    }
+}

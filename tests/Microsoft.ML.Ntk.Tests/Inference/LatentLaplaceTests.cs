@@ -1,0 +1,90 @@
+using Microsoft.ML.Ntk.Inference;
+using Microsoft.ML.Ntk.LinearAlgebra;
+using Microsoft.ML.Ntk.Linearization;
+using Microsoft.ML.Ntk.Tests.Inference.ParameterSpaceReference;
+using Microsoft.ML.Ntk.Tests.Linearization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Ntk.Tests.Inference;
+
+/// <summary>
+/// The function-space Newton of the softmax Laplace against the parameter-space Newton it replaced (kept in the tests
+/// as a reference): the same mode, evidence and probabilities. Both solve to a relative gradient of 1e-12 in float64, so
+/// the two modes differ by about 1e-12 times the Hessian's condition; 1e-8 leaves room for conditions up to 1e4.
+/// </summary>
+public class LatentLaplaceTests
+{
+    private const double AgreementTolerance = 1e-8;
+
+    [Theory]
+    [InlineData("cnn-batchnorm", true, false, 0.8)]
+    [InlineData("resnet", false, false, 3.0)]
+    [InlineData("mlp-tanh", true, false, 0.3)]
+    [InlineData("mlp-relu", true, true, 1.5)]
+    public void TheLatentModeEqualsTheParameterSpaceMode(string name, bool networkMean, bool independent, double s2)
+    {
+        var test = TestNetworks.Create(name);
+        manual_seed(73);
+        var network = new LinearizedNetwork(test.Network, ParameterSelection.All, TangentMode.Auto, batchSize: 2);
+        using var x = network.Prepare(test.Inputs);
+        Tensor f0 = network.Output(x).to(ScalarType.Float64);
+        long n = f0.shape[0], c = f0.shape[1];
+        Tensor labels = randint(0, c, n, dtype: ScalarType.Int64);
+        Tensor prior = networkMean ? f0 : zeros_like(f0);
+        Tensor kernel = network.Kernel(x, x);
+        if (independent) kernel = OutputCoupling.Independent(kernel, c);
+        var tight = new SolverSettings(Tolerance: 1e-12, MaxIterations: 5000);
+
+        var mode = LatentLaplace.Solve(kernel, prior, nn.functional.one_hot(labels, c).to(ScalarType.Float64), s2, tight);
+        var map = SoftmaxMap.Solve(network, x, prior, labels, s2, tight, independentOutputs: independent);
+        var (_, logDet, _) = LaplaceApproximation.Factor(kernel, map.Probabilities, s2);
+
+        Assert.True(mode.Converged, $"gradient {mode.GradientNorm:E2} of {mode.InitialGradientNorm:E2} after {mode.NewtonIterations} iterations");
+        Tolerances.AssertClose(mode.Probabilities, map.Probabilities, AgreementTolerance, $"{name} probabilities at the mode");
+        var problem = new RegressionProblem(network, test.Inputs, targets: null);
+        Tensor shift = DenseRegression.ParameterShift(problem, mode.Weights, s2, independent);
+        Tolerances.AssertClose(shift.reshape(-1), map.Shift.reshape(-1), AgreementTolerance, $"{name} Δθ̂");
+        double evidence = -map.Objective - 0.5 * logDet;
+        Assert.True(Math.Abs(mode.Evidence - evidence) <= AgreementTolerance * Math.Max(1, Math.Abs(evidence)),
+                    $"{name} evidence {mode.Evidence:R} against {evidence:R}");
+    }
+
+    [Fact]
+    public void ALongSolveKeepsNoTensorsOfItsIterations()
+    {
+        // A separable problem with a large prior variance needs many Newton steps, each with a line search.
+        manual_seed(74);
+        long n = 60, c = 4;
+        Tensor features = randn(n, 6, dtype: ScalarType.Float64);
+        Tensor labels = features.matmul(randn(6, c, dtype: ScalarType.Float64)).argmax(1);
+        Tensor kernel = kron(features.matmul(features.t()), eye(c, dtype: ScalarType.Float64));
+        Tensor onehot = nn.functional.one_hot(labels, c).to(ScalarType.Float64);
+        Tensor prior = zeros(n, c, dtype: ScalarType.Float64);
+        var settings = new SolverSettings(Tolerance: 1e-12);
+
+        long Live() => DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        var warmUp = LatentLaplace.Solve(kernel, prior, onehot, 1e3, settings);
+        long before = Live();
+        var mode = LatentLaplace.Solve(kernel, prior, onehot, 1e4, settings);
+        long after = Live();
+        Assert.True(mode.NewtonIterations >= 8, $"only {mode.NewtonIterations} Newton iterations: the test needs a long solve");
+        // What a mode keeps: weights, probabilities, Λ and S blocks, and the Cholesky factor.
+        Assert.True(after - before <= 5, $"{after - before} tensors more after a solve of {mode.NewtonIterations} iterations");
+        GC.KeepAlive(warmUp);
+    }
+
+    [Fact]
+    public void AToleranceBelowRoundingStopsAtTheRoundingFloor()
+    {
+        // A tolerance below rounding cannot be reached: the solve stops at the rounding floor instead of looping.
+        manual_seed(75);
+        long n = 20, c = 3;
+        Tensor features = randn(n, 4, dtype: ScalarType.Float64);
+        Tensor kernel = kron(features.matmul(features.t()), eye(c, dtype: ScalarType.Float64));
+        Tensor onehot = nn.functional.one_hot(randint(0, c, n, dtype: ScalarType.Int64), c).to(ScalarType.Float64);
+        var mode = LatentLaplace.Solve(kernel, zeros(n, c, dtype: ScalarType.Float64), onehot, 2.0, new SolverSettings(Tolerance: 1e-30));
+        Assert.True(mode.NewtonIterations < LatentLaplace.MaxNewtonIterations, $"{mode.NewtonIterations} iterations");
+        Assert.True(mode.GradientNorm <= 1e-10 * mode.InitialGradientNorm);
+    }
+}
