@@ -33,6 +33,14 @@ internal sealed class AdaptedParameters
     /// <summary>P, the number of adapted scalars.</summary>
     public long Count => offsets[^1];
 
+    /// <summary>Where <paramref name="parameter"/>'s values lie in the flat vector: (offset, count); throws for another tensor.</summary>
+    public (long Offset, long Count) RangeOf(Tensor parameter)
+    {
+        int i = Array.FindIndex(Tensors, t => t.Handle == parameter.Handle);
+        if (i < 0) throw new ArgumentException("This tensor is not one of the adapted parameters.");
+        return (offsets[i], offsets[i + 1] - offsets[i]);
+    }
+
     /// <summary>Views of a [k, P] matrix of tangents, one [k, *shape] tensor per parameter.</summary>
     public Tensor[] Split(Tensor flat)
     {

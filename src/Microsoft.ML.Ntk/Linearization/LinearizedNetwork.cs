@@ -118,12 +118,18 @@ internal sealed class LinearizedNetwork
         return scope.MoveToOuter(sum.to(Parameters.DType));
     }
 
-    /// <summary>J(X) as an explicit [N·C, P] matrix (row n·C + c is ∂f_c(x_n)/∂θ). For small problems and tests.</summary>
+    /// <summary>
+    /// J(X) as an explicit [N·C, P] matrix (row n·C + c is ∂f_c(x_n)/∂θ): batched per-example gradients for networks of
+    /// known layers, one backward pass per input and output otherwise.
+    /// </summary>
     public Tensor Jacobian(PreparedInputs x)
     {
         CheckOwner(x);
-        return ReverseProducts.JacobianRows(head, x);
+        return HasKnownLayers ? PerExampleJacobian.Rows(head, x, BatchSize) : ReverseProducts.JacobianRows(head, x);
     }
+
+    /// <summary>Whether every module of the adapted part has a layer rule (forward-mode tangents, batched per-example gradients).</summary>
+    public bool HasKnownLayers => TangentPropagation.FirstUnknown(head.Module) is null;
 
     /// <summary>The explicit kernel K(X1, X2) = J1 J2ᵀ as [N1·C, N2·C] in float64; structured when the head allows it.</summary>
     public Tensor Kernel(PreparedInputs x1, PreparedInputs x2)
@@ -189,8 +195,8 @@ internal sealed class LinearizedNetwork
     public Tensor KernelDiagonal(PreparedInputs x)
     {
         CheckOwner(x);
-        return HasStructuredKernel(x) ? StructuredKernel.Diagonal(head.Module, Parameters, x.HeadInputs, BatchSize)
-                                      : ReverseProducts.SquaredRowNorms(head, x);
+        if (HasStructuredKernel(x)) return StructuredKernel.Diagonal(head.Module, Parameters, x.HeadInputs, BatchSize);
+        return HasKnownLayers ? DiagonalBound.Exact(head, x, BatchSize) : ReverseProducts.SquaredRowNorms(head, x);
     }
 
     /// <summary>
@@ -201,8 +207,7 @@ internal sealed class LinearizedNetwork
     {
         CheckOwner(x);
         if (HasStructuredKernel(x)) return StructuredKernel.Diagonal(head.Module, Parameters, x.HeadInputs, BatchSize);
-        return TangentPropagation.FirstUnknown(head.Module) is null ? DiagonalBound.Compute(head, x, BatchSize)
-                                                                    : ReverseProducts.SquaredRowNorms(head, x);
+        return HasKnownLayers ? DiagonalBound.Compute(head, x, BatchSize) : ReverseProducts.SquaredRowNorms(head, x);
     }
 
     private Tensor BatchJvp(PreparedInputs x, long start, long length, Tensor[] parts)

@@ -1,3 +1,4 @@
+using Microsoft.ML.Ntk.Linearization.Layers;
 using Microsoft.ML.Ntk.Linearization.Tangents;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -35,10 +36,7 @@ internal static class StructuredKernel
         {
             var (a1, d1, weight, bias) = f1[l];
             var (a2, d2, _, _) = f2[l];
-            long c = d1.shape[1];
-            Tensor signals = d1.flatten(0, 1).matmul(d2.flatten(0, 1).t());                 // [N1·C, N2·C]
-            Tensor inputs = (weight ? a1.matmul(a2.t()) : zeros(a1.shape[0], a2.shape[0], dtype: a1.dtype, device: a1.device)) + (bias ? 1.0 : 0.0);
-            Tensor term = signals * inputs.repeat_interleave(c, 0).repeat_interleave(c, 1);
+            Tensor term = LinearRule.StructuredKernelTerm(a1, d1, a2, d2, weight, bias);
             kernel = kernel is null ? term : kernel.add_(term);
         }
         return scope.MoveToOuter(kernel!);

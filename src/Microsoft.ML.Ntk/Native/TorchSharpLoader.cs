@@ -26,6 +26,7 @@ public static class TorchSharpLoader
     {
         try
         {
+            ReproducibleArithmetic.Request();
             torch.InitializeDeviceType(DeviceType.CPU);
             return null;
         }

@@ -43,6 +43,32 @@ public class JacobianProductsTests
         Tolerances.AssertClose(left, right, Tolerances.Float64, $"{name} adjoint identity ({mode})");
     }
 
+    public static TheoryData<string, int> JacobianCases()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (string name in TestNetworks.Names) data.Add(name, 0);
+        data.Add("resnet", 2);
+        data.Add("cnn-batchnorm", 3);
+        data.Add("conv-variants", 4);
+        return data;
+    }
+
+    /// <summary>
+    /// The explicit Jacobian (batched per-example gradients for networks of known layers, per-row backward passes
+    /// otherwise) and the exact kernel diagonal against the row-by-row reference, for all parameters (lastLayers = 0) or
+    /// the last few layers.
+    /// </summary>
+    [Theory, MemberData(nameof(JacobianCases))]
+    public void TheExplicitJacobianMatchesTheRowReference(string name, int lastLayers)
+    {
+        using var scope = NewDisposeScope();
+        var selection = lastLayers == 0 ? ParameterSelection.All : ParameterSelection.LastLayers(lastLayers);
+        var (_, _, x, j, n, c) = Setup(name, TangentMode.Auto, selection, out var linearized);
+        Assert.Equal(name != "torchscript-mlp", linearized.HasKnownLayers);
+        Tolerances.AssertClose(linearized.Jacobian(x), j, Tolerances.Float64, $"{name} explicit Jacobian");
+        Tolerances.AssertClose(linearized.KernelDiagonal(x), j.square().sum(1).reshape(n, c), Tolerances.Float64, $"{name} exact kernel diagonal");
+    }
+
     [Theory, MemberData(nameof(Cases))]
     public void KernelAndGaussNewtonProducts(string name, TangentMode mode)
     {

@@ -1,14 +1,18 @@
+using Microsoft.ML.Ntk.Linearization.Tangents;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Ntk.Linearization.Tangents;
+namespace Microsoft.ML.Ntk.Linearization.Layers;
 
 /// <summary>Max pooling is linear once its choice of maxima is fixed: the tangent is read at the same places.</summary>
-internal static class PoolingTangents
+internal sealed class MaxPoolRule : LayerRule
 {
-    public static (Tensor, Tensor?) MaxPool(MaxPool2d pool, Tensor a, Tensor? aDot, PropagationContext context)
+    public override bool Handles(nn.Module module) => module is MaxPool2d;
+
+    public override (Tensor, Tensor?) Propagate(nn.Module module, Tensor a, Tensor? aDot, PropagationContext context)
     {
+        var pool = (MaxPool2d)module;
         Tensor? indices = null;
         Tensor y = context.Primal(() =>
         {

@@ -1,0 +1,46 @@
+using Microsoft.ML.Ntk.Linearization.Tangents;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Ntk.Linearization.Layers;
+
+/// <summary>
+/// Everything the library knows about one kind of layer, in one place: whether it can differentiate a given module, the
+/// forward-mode tangent rule (activation a and tangent ȧ to output y and tangent ẏ), and, for layers that hold
+/// parameters, each input's own parameter gradient and a cheap bound of its squared norm, both from the layer's input a
+/// and the back-propagated signal δ = ∂f_c/∂y of one output c. Inputs do not interact in evaluation mode, so one
+/// backward pass over a batch yields every input's own δ. A new kind of layer is one subclass and a line in
+/// <see cref="LayerRules"/>.
+/// </summary>
+internal abstract class LayerRule
+{
+    /// <summary>Whether this rule is the one for <paramref name="module"/>.</summary>
+    public abstract bool Handles(nn.Module module);
+
+    /// <summary>Why this module cannot be handled although its type is (an unsupported setting), or null.</summary>
+    public virtual string? Unsupported(nn.Module module) => null;
+
+    /// <summary>The first module below <paramref name="module"/> (by path) that no rule handles, or null.</summary>
+    public virtual string? FirstUnknown(nn.Module module, string path) =>
+        Unsupported(module) is { } reason ? $"{path} ({reason})" : null;
+
+    /// <summary>(y, ẏ) from (a, ȧ); tangents carry k directions in a leading dimension, and a null tangent means zero.</summary>
+    public abstract (Tensor Output, Tensor? Tangent) Propagate(nn.Module module, Tensor a, Tensor? aDot, PropagationContext context);
+
+    /// <summary>
+    /// Each input's gradient of one output with respect to the layer's adapted parameters, [B, *shape] per parameter, from
+    /// the layer's input a [B, ...] and the signal δ [B, ...] at its output.
+    /// </summary>
+    public virtual IEnumerable<(Tensor Parameter, Tensor Gradient)> PerExampleGradients(nn.Module module, Tensor a, Tensor delta,
+                                                                                       Func<Tensor?, bool> adapted) =>
+        Array.Empty<(Tensor, Tensor)>();
+
+    /// <summary>An upper bound of each input's squared gradient norm over the layer's adapted parameters, [B] in float64.</summary>
+    public virtual Tensor SquaredNormBound(nn.Module module, Tensor a, Tensor delta, Func<Tensor?, bool> adapted)
+    {
+        Tensor total = zeros(a.shape[0], dtype: ScalarType.Float64, device: a.device);
+        foreach (var (_, gradient) in PerExampleGradients(module, a, delta, adapted))
+            total.add_(gradient.to(ScalarType.Float64).flatten(1).square().sum(1));
+        return total;
+    }
+}

@@ -1,0 +1,47 @@
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Ntk.Linearization;
+
+/// <summary>
+/// The explicit Jacobian of a network of known layers, batched: per batch one forward pass and C backward passes
+/// (<see cref="LayerSignals"/>), each layer rule turning its input and signals into every input's own parameter
+/// gradients, instead of one forward pass per input and one backward pass per input and output.
+/// </summary>
+internal static class PerExampleJacobian
+{
+    /// <summary>J(X) as [N·C, P] in the parameters' dtype, row n·C + c being ∂f_c(x_n)/∂θ.</summary>
+    public static Tensor Rows(NetworkFunction head, PreparedInputs x, int batchSize)
+    {
+        using var scope = NewDisposeScope();
+        var parameters = head.Parameters;
+        var adapted = LayerSignals.IsAdapted(parameters);
+        var parts = new List<Tensor>();
+        long outputs = OutputCount(head, x.Batch(0, 1));
+        foreach (var (start, length) in DataBatches.Of(x.Count, batchSize))
+        {
+            Tensor batch = x.Batch(start, length);
+            Tensor? rows = null;
+            LayerSignals.ForEachOutput(head, batch, (c, layers, signals) =>
+            {
+                rows ??= zeros(new[] { length, outputs, parameters.Count }, dtype: parameters.DType, device: parameters.Device)
+                         .DetachFromDisposeScope();
+                for (int i = 0; i < layers.Count; i++)
+                    foreach (var (parameter, gradient) in layers[i].Rule.PerExampleGradients(layers[i].Module, layers[i].Input, signals[i], adapted))
+                    {
+                        var (offset, count) = parameters.RangeOf(parameter);
+                        rows.select(1, c).narrow(1, offset, count).add_(gradient.reshape(length, count));
+                    }
+            });
+            scope.Attach(rows!);
+            parts.Add(rows!.flatten(0, 1));
+        }
+        return scope.MoveToOuter(cat(parts.ToArray(), 0));
+    }
+
+    private static long OutputCount(NetworkFunction head, Tensor batch)
+    {
+        using var noGrad = no_grad();
+        using var output = head.Forward(batch);
+        return output.shape[1];
+    }
+}
