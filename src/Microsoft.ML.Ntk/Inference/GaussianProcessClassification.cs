@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.ML.Ntk.LinearAlgebra;
 using Microsoft.ML.Ntk.Linearization;
 using static TorchSharp.torch;
 
@@ -38,8 +39,11 @@ internal static class GaussianProcessClassification
     {
         var network = problem.Network;
         StrategyChoice.CheckLaplaceFits(problem.Size);
-        // The evidence is compared between values of s²: solve each mode tightly enough that its error does not decide.
+        // The evidence is compared between values of s²: each mode is solved to a relative gradient of 1e-6 during the search
+        // (the objective's error is then about 1e-12 of its scale, far below the evidence differences that decide), and
+        // the final one to the tolerance asked for, at most 1e-9.
         var solver = settings.SolverOrDefault with { Tolerance = Math.Min(settings.SolverOrDefault.Tolerance, 1e-9) };
+        var searching = solver with { Tolerance = Math.Max(solver.Tolerance, SearchTolerance) };
         using var scope = NewDisposeScope();
         Tensor kernel = network.Kernel(problem.Inputs, problem.Inputs);
         if (settings.IndependentOutputs) kernel = OutputCoupling.Independent(kernel, problem.Outputs);
@@ -50,10 +54,10 @@ internal static class GaussianProcessClassification
         Tensor? warm = null;
         double warmVariance = 1;
         int evaluated = 0;
-        LaplaceMode Mode(double s2)
+        LaplaceMode Mode(double s2, SolverSettings limits)
         {
             using var evaluation = NewDisposeScope();
-            var mode = LatentLaplace.Solve(kernel, prior, onehot, s2, solver, warm is null ? null : warm * (warmVariance / s2));
+            var mode = LatentLaplace.Solve(kernel, prior, onehot, s2, limits, warm is null ? null : warm * (warmVariance / s2));
             warm?.Dispose();
             warm = evaluation.MoveToOuter(mode.Weights.clone());
             warmVariance = s2;
@@ -68,14 +72,14 @@ internal static class GaussianProcessClassification
         if (settings.PriorVariance is null)
         {
             double center = -Math.Log(Math.Max(kernel.diagonal().mean().item<double>(), 1e-300));
-            var search = ScalarSearch.Maximize(u => Evidence(Mode(Math.Exp(u))), center);
+            var search = ScalarSearch.Maximize(u => Evidence(Mode(Math.Exp(u), searching)), center);
             priorVariance = Math.Exp(search.Point);
             evaluations = search.Evaluations;
             if (search.AtEdge)
                 warnings.Add($"The Laplace evidence is largest at the edge of the searched range (s² = {priorVariance:G3}): the labels " +
                              "add little beyond the prior mean, or need a prior variance outside e^±8 of 1/mean k0(x, x).");
         }
-        var final = Mode(priorVariance);
+        var final = Mode(priorVariance, solver);
         if (!final.Converged)
             warnings.Add($"Newton's method stopped after {final.NewtonIterations} iterations with a gradient norm of {final.GradientNorm:E2} " +
                          $"({final.GradientNorm / Math.Max(final.InitialGradientNorm, 1e-300):E1} of its initial value" +
@@ -89,6 +93,9 @@ internal static class GaussianProcessClassification
         var variance = new KernelSpaceVariance(network, problem.Inputs, root, priorVariance, settings.IndependentOutputs);
         return new ClassificationPosterior(network, settings.Mean, priorVariance, scope.MoveToOuter(shift), variance, settings, report);
     }
+
+    /// <summary>The relative gradient each mode of the evidence search is solved to.</summary>
+    private const double SearchTolerance = 1e-6;
 
     /// <summary>The evidence, and its disposal: a mode of the search is needed only for its number.</summary>
     private static double Evidence(LaplaceMode mode)

@@ -14,22 +14,50 @@ internal interface IPosteriorVariance
 
 /// <summary>
 /// Function-space form: v(x*) = s² k0(x*, x*) − s⁴ |Rᵀ k0(X, x*)|², from the training inputs (as the adapted part of
-/// the network sees them) and a root R of the inverse training system.
+/// the network sees them) and a root R of the inverse training system. For networks without a structured kernel the
+/// projected training Jacobian W = Rᵀ J(X) ([N·C, P], float64) is built once, at the first prediction, while it fits
+/// <see cref="StrategyChoice.PredictionMemoryBudget"/>: then v(x*) = s² |J(x*)|² − s⁴ |W J(x*)ᵀ|², one explicit Jacobian
+/// of the test inputs and one product, whatever N. Otherwise the cross kernel k0(X, x*) is computed per prediction.
 /// </summary>
-internal sealed class KernelSpaceVariance(LinearizedNetwork network, PreparedInputs training, KernelInverseRoot root, double priorVariance,
-                                          bool independentOutputs = false)
-    : IPosteriorVariance
+internal sealed class KernelSpaceVariance : IPosteriorVariance
 {
-    public bool IndependentOutputs => independentOutputs;
+    private readonly LinearizedNetwork network;
+    private readonly double priorVariance;
+    private readonly bool independentOutputs;
+    private readonly Lazy<Tensor?> projected;
 
-    public PreparedInputs Training => training;
-    public KernelInverseRoot Root => root;
+    public KernelSpaceVariance(LinearizedNetwork network, PreparedInputs training, KernelInverseRoot root, double priorVariance,
+                               bool independentOutputs = false)
+    {
+        this.network = network;
+        Training = training;
+        Root = root;
+        this.priorVariance = priorVariance;
+        this.independentOutputs = independentOutputs;
+        projected = new Lazy<Tensor?>(Project, LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    public bool IndependentOutputs => independentOutputs;
+    public PreparedInputs Training { get; }
+    public KernelInverseRoot Root { get; }
+
+    /// <summary>Whether predictions use the projected training Jacobian (see the class summary).</summary>
+    public bool UsesProjection =>
+        !independentOutputs && !network.HasStructuredKernel(Training) &&
+        StrategyChoice.ProjectionFits(Root.LowerCholesky.shape[0], network.Parameters.Count);
 
     public Tensor Latent(PreparedInputs inputs)
     {
-        var (cross, prior) = CrossKernelAndDiagonal(inputs);                         // k0(x*, X): [B·C, N·C]; k0(x*, x*): [B, C]
-        Tensor explained = root.ApplyTransposed(cross.t()).square().sum(dim: 0);     // |Rᵀ k0(X, x*)|²: [B·C]
-        return priorVariance * prior - priorVariance * priorVariance * explained.reshape(prior.shape);
+        if (projected.Value is { } w)
+        {
+            Tensor rows = network.Jacobian(inputs).to(ScalarType.Float64);                  // J(x*): [B·C, P]
+            Tensor prior = rows.square().sum(dim: 1).reshape(inputs.Count, -1);
+            Tensor explainedRows = w.matmul(rows.t()).square().sum(dim: 0).reshape(prior.shape);
+            return priorVariance * prior - priorVariance * priorVariance * explainedRows;
+        }
+        var (cross, diagonal) = CrossKernelAndDiagonal(inputs);                         // k0(x*, X): [B·C, N·C]; k0(x*, x*): [B, C]
+        Tensor explained = Root.ApplyTransposed(cross.t()).square().sum(dim: 0);        // |Rᵀ k0(X, x*)|²: [B·C]
+        return priorVariance * diagonal - priorVariance * priorVariance * explained.reshape(diagonal.shape);
     }
 
     /// <summary>
@@ -39,29 +67,53 @@ internal sealed class KernelSpaceVariance(LinearizedNetwork network, PreparedInp
     private (Tensor Cross, Tensor Diagonal) CrossKernelAndDiagonal(PreparedInputs inputs)
     {
         if (network.HasStructuredKernel(inputs)) return (CrossKernel(inputs), network.KernelDiagonal(inputs));
-        var (rows, cross) = network.JacobianAgainst(inputs, training);
+        var (rows, cross) = network.JacobianAgainst(inputs, Training);
         Tensor diagonal = rows.to(ScalarType.Float64).square().sum(dim: 1).reshape(inputs.Count, -1);
-        return (independentOutputs ? OutputCoupling.Independent(cross, cross.shape[1] / training.Count) : cross, diagonal);
+        return (independentOutputs ? OutputCoupling.Independent(cross, cross.shape[1] / Training.Count) : cross, diagonal);
     }
 
     /// <summary>The full C×C latent covariance of each input, [B, C, C]: s² K0(x*, x*) blocks − s⁴ Vᵀ V, V = Rᵀ k0(X, x*).</summary>
     public Tensor Covariance(PreparedInputs inputs)
     {
-        Tensor cross = CrossKernel(inputs);                                           // [B·C, N·C]
-        long b = inputs.Count, c = cross.shape[0] / b;
-        Tensor v = root.ApplyTransposed(cross.t()).reshape(-1, b, c).permute(1, 2, 0);   // [B, C, m]
-        Tensor own = network.Kernel(inputs, inputs);
-        if (independentOutputs) own = OutputCoupling.Independent(own, c);
-        own = own.reshape(b, c, b, c).diagonal(0, 0, 2).permute(2, 0, 1);                               // [B, C, C]
+        long b = inputs.Count;
+        Tensor v, own;
+        if (projected.Value is { } w)
+        {
+            Tensor rows = network.Jacobian(inputs).to(ScalarType.Float64);
+            Tensor perInput = rows.reshape(b, -1, rows.shape[1]);                           // [B, C, P]
+            own = perInput.matmul(perInput.transpose(1, 2));
+            v = w.matmul(rows.t()).reshape(-1, b, perInput.shape[1]).permute(1, 2, 0);      // [B, C, m]
+        }
+        else
+        {
+            Tensor cross = CrossKernel(inputs);                                             // [B·C, N·C]
+            long c = cross.shape[0] / b;
+            v = Root.ApplyTransposed(cross.t()).reshape(-1, b, c).permute(1, 2, 0);
+            Tensor kernel = network.Kernel(inputs, inputs);
+            if (independentOutputs) kernel = OutputCoupling.Independent(kernel, c);
+            own = kernel.reshape(b, c, b, c).diagonal(0, 0, 2).permute(2, 0, 1);            // [B, C, C]
+        }
         return priorVariance * own - priorVariance * priorVariance * v.matmul(v.transpose(1, 2));
     }
 
-    public long Bytes => root.Bytes + training.HeadInputs.numel() * training.HeadInputs.ElementSize;
+    public long Bytes => Root.Bytes + Training.HeadInputs.numel() * Training.HeadInputs.ElementSize +
+                         (projected.IsValueCreated && projected.Value is { } w ? w.numel() * sizeof(double) : 0);
+
+    /// <summary>W = Rᵀ J(X), outside every dispose scope (it lives as long as this posterior), or null when not used.</summary>
+    private Tensor? Project()
+    {
+        if (!UsesProjection) return null;
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        Tensor w = Root.ApplyTransposed(network.Jacobian(Training));
+        w.DetachFromDisposeScope();
+        return w;
+    }
 
     private Tensor CrossKernel(PreparedInputs inputs)
     {
-        Tensor cross = network.Kernel(inputs, training);
-        return independentOutputs ? OutputCoupling.Independent(cross, cross.shape[1] / training.Count) : cross;
+        Tensor cross = network.Kernel(inputs, Training);
+        return independentOutputs ? OutputCoupling.Independent(cross, cross.shape[1] / Training.Count) : cross;
     }
 }
 

@@ -26,6 +26,15 @@ internal static class StrategyChoice
     /// <summary>n × n float64 matrices the softmax Laplace fit holds at once.</summary>
     private const int LaplaceMatrices = 5;
 
+    /// <summary>
+    /// The most bytes a fitted posterior may keep to make predictions cheap: the projected training Jacobian Rᵀ J(X),
+    /// N·C × P float64 values (1 GiB: N·C = 1,000 rows of 134k parameters).
+    /// </summary>
+    public const long PredictionMemoryBudget = 1L << 30;
+
+    /// <summary>Whether an n × P float64 projected Jacobian fits <see cref="PredictionMemoryBudget"/>.</summary>
+    public static bool ProjectionFits(long n, long parameters) => n * parameters * sizeof(double) <= PredictionMemoryBudget;
+
     /// <summary>Refuses a softmax Laplace fit whose n × n matrices would exceed <see cref="LaplaceMemoryBudget"/>.</summary>
     public static void CheckLaplaceFits(long n)
     {
