@@ -50,11 +50,13 @@ internal sealed class ClassificationPosterior
 
     private ClassificationPrediction PredictBatch(Tensor inputs, long offset)
     {
-        using var x = Network.Prepare(inputs);
-        Tensor mean = RegressionPosterior.PosteriorMean(Network, x, Mean, Array.Empty<double>(), ParameterShift);
-        if (Settings.Predictive == PredictiveApproximation.Probit || Settings.Likelihood == ClassificationLikelihood.Gaussian)
+        using var x = new TestInputs(Network, inputs);
+        bool probit = Settings.Predictive == PredictiveApproximation.Probit || Settings.Likelihood == ClassificationLikelihood.Gaussian;
+        Tensor latent = probit ? Variance.Latent(x) : Variance.Covariance(x);     // first: the mean reuses the Jacobian rows
+        Tensor mean = RegressionPosterior.PosteriorMean(x, Mean, Array.Empty<double>(), ParameterShift);
+        if (probit)
         {
-            Tensor raw = Variance.Latent(x);
+            Tensor raw = latent;
             long clamped = (raw < 0).sum().item<long>();
             Tensor variance = raw.clamp_min(0);
             Tensor probabilities = Settings.Likelihood == ClassificationLikelihood.Gaussian
@@ -62,7 +64,7 @@ internal sealed class ClassificationPosterior
                 : (mean / (1 + Math.PI / 8 * variance).sqrt()).softmax(1);
             return new ClassificationPrediction(probabilities, mean, variance, clamped);
         }
-        Tensor covariance = ((KernelSpaceVariance)Variance).Covariance(x);             // [B, C, C]; softmax posteriors are kernel-space
+        Tensor covariance = latent;                                                     // [B, C, C]
         Tensor diagonal = covariance.diagonal(0, 1, 2);
         return new ClassificationPrediction(MonteCarlo(mean, covariance, offset), mean, diagonal.clamp_min(0), (diagonal < 0).sum().item<long>());
     }

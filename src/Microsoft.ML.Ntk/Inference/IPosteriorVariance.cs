@@ -3,10 +3,14 @@ using static TorchSharp.torch;
 
 namespace Microsoft.ML.Ntk.Inference;
 
-/// <summary>The latent posterior variance of each output at new inputs, [B, C] in float64 (before clamping).</summary>
+/// <summary>The latent posterior variance at new inputs, in float64 (before clamping).</summary>
 internal interface IPosteriorVariance
 {
-    Tensor Latent(PreparedInputs inputs);
+    /// <summary>Each output's variance, [B, C].</summary>
+    Tensor Latent(TestInputs inputs);
+
+    /// <summary>The full C×C covariance of each input's outputs, [B, C, C].</summary>
+    Tensor Covariance(TestInputs inputs);
 
     /// <summary>Bytes of state the variance keeps.</summary>
     long Bytes { get; }
@@ -46,16 +50,16 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
         !independentOutputs && !network.HasStructuredKernel(Training) &&
         StrategyChoice.ProjectionFits(Root.LowerCholesky.shape[0], network.Parameters.Count);
 
-    public Tensor Latent(PreparedInputs inputs)
+    public Tensor Latent(TestInputs inputs)
     {
         if (projected.Value is { } w)
         {
-            Tensor rows = network.Jacobian(inputs).to(ScalarType.Float64);                  // J(x*): [B·C, P]
+            Tensor rows = inputs.JacobianRows;                                              // J(x*): [B·C, P]
             Tensor prior = rows.square().sum(dim: 1).reshape(inputs.Count, -1);
             Tensor explainedRows = w.matmul(rows.t()).square().sum(dim: 0).reshape(prior.shape);
             return priorVariance * prior - priorVariance * priorVariance * explainedRows;
         }
-        var (cross, diagonal) = CrossKernelAndDiagonal(inputs);                         // k0(x*, X): [B·C, N·C]; k0(x*, x*): [B, C]
+        var (cross, diagonal) = CrossKernelAndDiagonal(inputs.Prepared);                         // k0(x*, X): [B·C, N·C]; k0(x*, x*): [B, C]
         Tensor explained = Root.ApplyTransposed(cross.t()).square().sum(dim: 0);        // |Rᵀ k0(X, x*)|²: [B·C]
         return priorVariance * diagonal - priorVariance * priorVariance * explained.reshape(diagonal.shape);
     }
@@ -73,13 +77,14 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
     }
 
     /// <summary>The full C×C latent covariance of each input, [B, C, C]: s² K0(x*, x*) blocks − s⁴ Vᵀ V, V = Rᵀ k0(X, x*).</summary>
-    public Tensor Covariance(PreparedInputs inputs)
+    public Tensor Covariance(TestInputs test)
     {
-        long b = inputs.Count;
+        long b = test.Count;
+        var inputs = test.Prepared;
         Tensor v, own;
         if (projected.Value is { } w)
         {
-            Tensor rows = network.Jacobian(inputs).to(ScalarType.Float64);
+            Tensor rows = test.JacobianRows;
             Tensor perInput = rows.reshape(b, -1, rows.shape[1]);                           // [B, C, P]
             own = perInput.matmul(perInput.transpose(1, 2));
             v = w.matmul(rows.t()).reshape(-1, b, perInput.shape[1]).permute(1, 2, 0);      // [B, C, m]
@@ -120,7 +125,7 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
 /// <summary>
 /// Weight-space form: with Q [P, m] an orthonormal Lanczos basis of JᵀJ and T = Qᵀ JᵀJ Q, the posterior covariance of
 /// the adapted parameters is Σ ≈ s² (I − Q Qᵀ) + s² σ² Q (s² T + σ² I)⁻¹ Qᵀ (exact within the Krylov space, the prior
-/// outside it), so v(x*) = s² k0(x*, x*) − s² |w|² + s² σ² |L_T⁻¹ w|² with w = Qᵀ J(x*)ᵀ (m tangents per test batch).
+/// outside it), so v(x*) = s² k0(x*, x*) − s² |w|² + s² σ² |L_T⁻¹ w|² with w = Qᵀ J(x*)ᵀ (from the Jacobian rows of x*).
 /// </summary>
 internal sealed class WeightSpaceVariance(LinearizedNetwork network, Tensor basis, Tensor lowerCholesky, double priorVariance, double noiseVariance)
     : IPosteriorVariance
@@ -128,15 +133,49 @@ internal sealed class WeightSpaceVariance(LinearizedNetwork network, Tensor basi
     public Tensor Basis => basis;
     public Tensor LowerCholesky => lowerCholesky;
 
-    public Tensor Latent(PreparedInputs inputs)
+    public Tensor Latent(TestInputs inputs)
     {
-        Tensor w = network.Jvp(inputs, basis.t().contiguous()).to(ScalarType.Float64);   // [m, B, C]
-        long m = w.shape[0];
-        Tensor flat = w.reshape(m, -1);
-        Tensor whitened = linalg.solve_triangular(lowerCholesky, flat, upper: false);
-        Tensor prior = network.KernelDiagonal(inputs);
-        Tensor correction = -flat.square().sum(dim: 0) + noiseVariance * whitened.square().sum(dim: 0);
-        return priorVariance * (prior + correction.reshape(prior.shape));
+        if (RowsFit(inputs)) return Covariance(inputs).diagonal(0, 1, 2);
+        var (w, b, c) = ByTangents(inputs);
+        Tensor whitened = linalg.solve_triangular(lowerCholesky, w, upper: false);
+        Tensor correction = -w.square().sum(dim: 0) + noiseVariance * whitened.square().sum(dim: 0);
+        return priorVariance * (network.KernelDiagonal(inputs.Prepared) + correction.reshape(b, c));
+    }
+
+    /// <summary>
+    /// s² (J* J*ᵀ − Wᵀ W + σ² (L_T⁻¹ W)ᵀ (L_T⁻¹ W)) per input, W = Qᵀ J(x*)ᵀ: from the Jacobian rows of x* while they fit
+    /// the prediction budget, else from m tangent passes (W = J(x*) Q) and the explicit kernel of x*.
+    /// </summary>
+    public Tensor Covariance(TestInputs inputs)
+    {
+        long b = inputs.Count, m = basis.shape[1], c;
+        Tensor w, own;
+        if (RowsFit(inputs))
+        {
+            Tensor rows = inputs.JacobianRows;                                              // [B·C, P]
+            w = basis.t().to(ScalarType.Float64).matmul(rows.t());                          // [m, B·C]
+            Tensor perInput = rows.reshape(b, -1, rows.shape[1]);
+            own = perInput.matmul(perInput.transpose(1, 2));
+            c = perInput.shape[1];
+        }
+        else
+        {
+            (w, b, c) = ByTangents(inputs);
+            own = network.Kernel(inputs.Prepared, inputs.Prepared).reshape(b, c, b, c).diagonal(0, 0, 2).permute(2, 0, 1);
+        }
+        Tensor whitened = linalg.solve_triangular(lowerCholesky, w, upper: false);
+        Tensor v = w.reshape(m, b, c).permute(1, 2, 0), u = whitened.reshape(m, b, c).permute(1, 2, 0);   // [B, C, m]
+        return priorVariance * (own - v.matmul(v.transpose(1, 2)) + noiseVariance * u.matmul(u.transpose(1, 2)));
+    }
+
+    /// <summary>Whether the Jacobian rows of these inputs fit the prediction budget.</summary>
+    private bool RowsFit(TestInputs inputs) => StrategyChoice.ProjectionFits(inputs.Count * inputs.Output.shape[1], network.Parameters.Count);
+
+    /// <summary>W = J(x*) Q by m tangent passes, [m, B·C], with B and C.</summary>
+    private (Tensor W, long B, long C) ByTangents(TestInputs inputs)
+    {
+        Tensor moved = network.Jvp(inputs.Prepared, basis.t().contiguous()).to(ScalarType.Float64);   // [m, B, C]
+        return (moved.reshape(moved.shape[0], -1), moved.shape[1], moved.shape[2]);
     }
 
     public long Bytes => basis.numel() * basis.ElementSize + lowerCholesky.numel() * sizeof(double);

@@ -51,17 +51,18 @@ internal sealed class RegressionPosterior
 
     private (Tensor Mean, Tensor Latent) PredictBatch(Tensor inputs)
     {
-        using var x = Network.Prepare(inputs);
-        return (PosteriorMean(Network, x, Mean, ConstantMean, ParameterShift), Variance.Latent(x));
+        using var x = new TestInputs(Network, inputs);
+        Tensor latent = Variance.Latent(x);                       // first: the mean reuses the Jacobian rows it may compute
+        return (PosteriorMean(x, Mean, ConstantMean, ParameterShift), latent);
     }
 
-    /// <summary>μ(x*) = m(x*) + J(x*) Δθ at prepared inputs, [B, C] in float64.</summary>
-    internal static Tensor PosteriorMean(LinearizedNetwork network, PreparedInputs x, PriorMean mean, double[] constant, Tensor parameterShift)
+    /// <summary>μ(x*) = m(x*) + J(x*) Δθ, [B, C] in float64.</summary>
+    internal static Tensor PosteriorMean(TestInputs x, PriorMean mean, double[] constant, Tensor parameterShift)
     {
-        Tensor shift = OutputCoupling.MeanShift(network, x, parameterShift);
+        Tensor shift = x.MeanShift(parameterShift);
         Tensor prior = mean switch
         {
-            PriorMean.Network => network.Output(x).to(ScalarType.Float64),
+            PriorMean.Network => x.Output,
             PriorMean.Zero => zeros_like(shift),
             _ => tensor(constant, dtype: ScalarType.Float64).expand(shift.shape[0], shift.shape[1]),
         };

@@ -16,8 +16,11 @@ internal sealed record RecordedLayer(LayerRule Rule, nn.Module Module, Tensor In
 /// </summary>
 internal static class LayerSignals
 {
-    /// <summary>Calls <paramref name="visit"/>(c, layers, signals) for each output c, signals[i] belonging to layers[i].</summary>
-    public static void ForEachOutput(NetworkFunction head, Tensor x, Action<long, IReadOnlyList<RecordedLayer>, Tensor[]> visit)
+    /// <summary>
+    /// Calls <paramref name="visit"/>(c, layers, signals) for each output c, signals[i] belonging to layers[i]; returns
+    /// the batch's outputs f(x) [B, C] (without a graph).
+    /// </summary>
+    public static Tensor ForEachOutput(NetworkFunction head, Tensor x, Action<long, IReadOnlyList<RecordedLayer>, Tensor[]> visit)
     {
         using var scope = NewDisposeScope();
         using var grad = enable_grad();
@@ -43,6 +46,7 @@ internal static class LayerSignals
             Tensor[] signals = session.Grad(new[] { output }, outputs, new[] { ones_like(output) }, retainGraph: i < c - 1);
             visit(i, layers, signals.Select(s => s.detach()).ToArray());
         }
+        return scope.MoveToOuter(y.detach());
     }
 
     /// <summary>A test of whether a tensor is one of the adapted parameters (false for null).</summary>

@@ -41,16 +41,20 @@ internal sealed class LinearizedNetwork
     public int BatchSize { get; }
     public bool HasFrozenTrunk => trunk is not null;
 
-    /// <summary>Runs the frozen trunk (if any) once over X, batch by batch, without a graph.</summary>
-    public PreparedInputs Prepare(Tensor inputs)
+    /// <summary>
+    /// Runs the frozen trunk (if any) once over X, batch by batch, without a graph. With <paramref name="keepTapes"/> false
+    /// (inputs used for one pass, such as predictions) no primal tape is recorded.
+    /// </summary>
+    public PreparedInputs Prepare(Tensor inputs, bool keepTapes = true)
     {
         head.CheckInput(inputs);
-        if (trunk is null) return new PreparedInputs(this, inputs.alias(), inputs.shape[0], TapeBudgetBytes);
+        long budget = keepTapes ? TapeBudgetBytes : 0;
+        if (trunk is null) return new PreparedInputs(this, inputs.alias(), inputs.shape[0], budget);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var parts = DataBatches.Of(inputs.shape[0], BatchSize)
             .Select(b => trunk.call(inputs.narrow(0, b.Start, b.Length))).ToArray();
-        return new PreparedInputs(this, scope.MoveToOuter(cat(parts, 0)), inputs.shape[0], TapeBudgetBytes);
+        return new PreparedInputs(this, scope.MoveToOuter(cat(parts, 0)), inputs.shape[0], budget);
     }
 
     /// <summary>Inputs as the adapted part of the network sees them (kept from an earlier Prepare, e.g. in a saved model).</summary>
@@ -125,7 +129,17 @@ internal sealed class LinearizedNetwork
     public Tensor Jacobian(PreparedInputs x)
     {
         CheckOwner(x);
-        return HasKnownLayers ? PerExampleJacobian.Rows(head, x, BatchSize) : ReverseProducts.JacobianRows(head, x);
+        if (!HasKnownLayers) return ReverseProducts.JacobianRows(head, x);
+        var (output, rows) = PerExampleJacobian.OutputAndRows(head, x, BatchSize);
+        output.Dispose();
+        return rows;
+    }
+
+    /// <summary>f(X) [N, C] and J(X) [N·C, P]; for networks of known layers from the same passes (one forward, C backward per batch).</summary>
+    public (Tensor Output, Tensor Rows) OutputAndJacobian(PreparedInputs x)
+    {
+        CheckOwner(x);
+        return HasKnownLayers ? PerExampleJacobian.OutputAndRows(head, x, BatchSize) : (Output(x), ReverseProducts.JacobianRows(head, x));
     }
 
     /// <summary>Whether every module of the adapted part has a layer rule (forward-mode tangents, batched per-example gradients).</summary>

@@ -9,19 +9,20 @@ namespace Microsoft.ML.Ntk.Linearization;
 /// </summary>
 internal static class PerExampleJacobian
 {
-    /// <summary>J(X) as [N·C, P] in the parameters' dtype, row n·C + c being ∂f_c(x_n)/∂θ.</summary>
-    public static Tensor Rows(NetworkFunction head, PreparedInputs x, int batchSize)
+    /// <summary>J(X) as [N·C, P] in the parameters' dtype, row n·C + c being ∂f_c(x_n)/∂θ, and f(X) [N, C] from the same passes.</summary>
+    public static (Tensor Output, Tensor Rows) OutputAndRows(NetworkFunction head, PreparedInputs x, int batchSize)
     {
         using var scope = NewDisposeScope();
         var parameters = head.Parameters;
         var adapted = LayerSignals.IsAdapted(parameters);
         var parts = new List<Tensor>();
+        var outputParts = new List<Tensor>();
         long outputs = OutputCount(head, x.Batch(0, 1));
         foreach (var (start, length) in DataBatches.Of(x.Count, batchSize))
         {
             Tensor batch = x.Batch(start, length);
             Tensor? rows = null;
-            LayerSignals.ForEachOutput(head, batch, (c, layers, signals) =>
+            outputParts.Add(LayerSignals.ForEachOutput(head, batch, (c, layers, signals) =>
             {
                 rows ??= zeros(new[] { length, outputs, parameters.Count }, dtype: parameters.DType, device: parameters.Device)
                          .DetachFromDisposeScope();
@@ -31,11 +32,11 @@ internal static class PerExampleJacobian
                         var (offset, count) = parameters.RangeOf(parameter);
                         rows.select(1, c).narrow(1, offset, count).add_(gradient.reshape(length, count));
                     }
-            });
+            }));
             scope.Attach(rows!);
             parts.Add(rows!.flatten(0, 1));
         }
-        return scope.MoveToOuter(cat(parts.ToArray(), 0));
+        return (scope.MoveToOuter(cat(outputParts.ToArray(), 0)), scope.MoveToOuter(cat(parts.ToArray(), 0)));
     }
 
     private static long OutputCount(NetworkFunction head, Tensor batch)

@@ -80,8 +80,8 @@ public class ClassificationTests
         var prediction = posterior.Predict(testInputs);
         Tolerances.AssertClose(prediction.LatentMean, reference.Mean, PosteriorTolerance, $"{name} latent mean");
         Tolerances.AssertClose(prediction.LatentVariance, reference.Covariance.diagonal(0, 1, 2), PosteriorTolerance, $"{name} latent variance");
-        using var prepared = network.Prepare(testInputs);
-        Tensor covariance = ((KernelSpaceVariance)posterior.Variance).Covariance(prepared);
+        using var prepared = new TestInputs(network, testInputs);
+        Tensor covariance = posterior.Variance.Covariance(prepared);
         Tolerances.AssertClose(covariance, reference.Covariance, PosteriorTolerance, $"{name} latent C×C covariance");
 
         // Monte Carlo with 4000 draws against 200,000 reference draws from the reference posterior: each probability

@@ -10,12 +10,14 @@ public class VarianceClampingTests
 {
     private sealed class Negative : IPosteriorVariance
     {
-        public Tensor Latent(PreparedInputs inputs)
+        public Tensor Latent(TestInputs inputs)
         {
             Tensor values = ones(inputs.Count, 2, dtype: ScalarType.Float64);
             values[0, 1] = -1e-9;
             return values;
         }
+
+        public Tensor Covariance(TestInputs inputs) => diag_embed(Latent(inputs));
 
         public long Bytes => 0;
     }
