@@ -110,7 +110,8 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
         if (!UsesProjection) return null;
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        Tensor w = Root.ApplyTransposed(network.Jacobian(Training));
+        // Row-major: LAPACK's triangular solve leaves it column-major, and every product with it would first copy it.
+        Tensor w = Root.ApplyTransposed(network.Jacobian(Training)).contiguous();
         w.DetachFromDisposeScope();
         return w;
     }
