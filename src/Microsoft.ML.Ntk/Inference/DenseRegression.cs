@@ -44,6 +44,20 @@ internal static class DenseRegression
                                        report);
     }
 
+    /// <summary>
+    /// The exact variance root L⁻ᵀ of (s² K0 + σ² I)⁻¹ from the explicit kernel (structured, or J Jᵀ), with the jitter the
+    /// factorization needed: what the iterative strategies use for variances while <see cref="StrategyChoice.DenseAffordable"/>.
+    /// </summary>
+    internal static (KernelInverseRoot Root, double Jitter) ExactRoot(RegressionProblem problem, double priorVariance, double noiseVariance,
+                                                                   bool independentOutputs)
+    {
+        using var scope = NewDisposeScope();
+        Tensor kernel = problem.Network.Kernel(problem.Inputs, problem.Inputs);
+        if (independentOutputs) kernel = OutputCoupling.Independent(kernel, problem.Outputs);
+        var cholesky = DenseCholesky.Factor(priorVariance * kernel + noiseVariance * eye(problem.Size, dtype: ScalarType.Float64));
+        return (KernelInverseRoot.FromCholesky(scope.MoveToOuter(cholesky.Lower)), cholesky.Jitter);
+    }
+
     /// <summary>Δθ = s² Jᵀ α in float64: [P], or [C, P] (one shift per output) with independent outputs.</summary>
     internal static Tensor ParameterShift(RegressionProblem problem, Tensor alpha, double priorVariance, bool independentOutputs = false)
     {

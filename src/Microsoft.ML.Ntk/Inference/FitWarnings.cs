@@ -5,6 +5,12 @@ namespace Microsoft.ML.Ntk.Inference;
 /// <summary>What a fit must say about itself: a solve that stopped short, a search that did not settle, implausible values.</summary>
 internal static class FitWarnings
 {
+    /// <summary>What a Lanczos variance root of m steps in n dimensions means for the predictive variances.</summary>
+    public static string? LanczosVariance(long steps, long dimension) =>
+        steps >= dimension ? null
+            : $"The predictive variances use a Lanczos root of {steps} steps in a {dimension}-dimensional space: they are upper bounds " +
+              "(the part of the kernel outside the Krylov space is not explained). Raise the Lanczos steps for tighter variances.";
+
     public static List<string> Collect(LearnedHyperparameters learned, double residualVariance, SolveResult? solve = null, SolverSettings? solver = null)
     {
         var warnings = new List<string>();

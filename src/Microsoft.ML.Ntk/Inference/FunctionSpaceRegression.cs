@@ -7,8 +7,10 @@ namespace Microsoft.ML.Ntk.Inference;
 
 /// <summary>
 /// The function-space strategy, matrix-free: hyperparameters by stochastic Lanczos quadrature of the marginal likelihood
-/// (one tridiagonalization of K0 serves every (s², σ²)), then α = (s² K0 + σ² I)⁻¹ (y − m) by preconditioned conjugate
-/// gradients (pivoted-Cholesky preconditioner on the kernel's diagonal bound), and a Lanczos root for the variance.
+/// (one tridiagonalization of K0 serves every (s², σ²); skipped when both are given), then α = (s² K0 + σ² I)⁻¹ (y − m) by
+/// preconditioned conjugate gradients (pivoted-Cholesky preconditioner on the kernel's diagonal bound). The variance root
+/// is exact (a Cholesky factor of the explicit kernel) while the explicit kernel is affordable, else the Lanczos root of
+/// the residual's Krylov space, whose variances are upper bounds (said in the report's warnings).
 /// A constant mean is set by generalized least squares at the final hyperparameters (the search holds it at the
 /// per-output sample mean).
 /// </summary>
@@ -23,10 +25,13 @@ internal static class FunctionSpaceRegression
         double[] sampleMean = settings.Mean == PriorMean.Constant ? problem.SampleMean() : Array.Empty<double>();
         Tensor residual = problem.Targets - problem.PriorMeanValues(settings.Mean, sampleMean);
 
-        var likelihood = new LanczosMarginalLikelihood(kernel, residual, settings.Probes, (int)Math.Min(settings.LanczosSteps, problem.Size),
-                                                       settings.Seed, sampleMean);
-        var learned = HyperparameterLearning.Learn(likelihood, settings.Hyperparameters, residual.var().item<double>(),
-                                                   Traces.Hutchinson(kernel, 4, settings.Seed) / problem.Size, solver);
+        int steps = (int)Math.Min(settings.LanczosSteps, problem.Size);
+        bool given = settings.Hyperparameters.BothGiven;
+        var likelihood = given ? null : new LanczosMarginalLikelihood(kernel, residual, settings.Probes, steps, settings.Seed, sampleMean);
+        var learned = likelihood is null
+            ? LearnedHyperparameters.Given(settings.PriorVariance!.Value, settings.NoiseVariance!.Value, sampleMean)
+            : HyperparameterLearning.Learn(likelihood, settings.Hyperparameters, residual.var().item<double>(),
+                                           Traces.Hutchinson(kernel, 4, settings.Seed) / problem.Size, solver);
 
         var system = kernel.Scaled(learned.PriorVariance).WithAddedDiagonal(learned.NoiseVariance);
         Tensor bound = problem.Network.KernelDiagonalBound(problem.Inputs).reshape(-1);
@@ -38,16 +43,29 @@ internal static class FunctionSpaceRegression
         var solve = ConjugateGradients.Solve(system, rhs, preconditioner, solver);
         var (alpha, constant) = settings.Mean == PriorMean.Constant ? ProfileConstant(solve.Solution, rhs) : (solve.Solution[.., 0], sampleMean);
         Tensor shift = DenseRegression.ParameterShift(problem, alpha, learned.PriorVariance, settings.IndependentOutputs);
-        var root = KernelInverseRoot.FromLanczos(likelihood.Basis, likelihood.ResidualTridiagonal, learned.PriorVariance, learned.NoiseVariance);
+        var warnings = FitWarnings.Collect(learned, residual.var().item<double>(), solve, solver);
+        var (root, jitter) = VarianceRoot(problem, settings, learned, kernel, residual, likelihood, warnings);
 
         var report = new FitReport(InferenceStrategy.FunctionSpace, learned.PriorVariance, learned.NoiseVariance, constant,
                                    learned.LogMarginalLikelihood, learned.Iterations, learned.Converged, solve.Iterations,
-                                   solve.WorstResidual, solve.Converged, Jitter: 0, clock.Elapsed,
-                                   FitWarnings.Collect(learned, residual.var().item<double>(), solve, solver));
+                                   solve.WorstResidual, solve.Converged, jitter, clock.Elapsed, warnings);
         return new RegressionPosterior(problem.Network, settings.Mean, constant, learned.PriorVariance, learned.NoiseVariance,
                                        scope.MoveToOuter(shift), new KernelSpaceVariance(problem.Network, problem.Inputs, Keep(root, scope), learned.PriorVariance,
                                                                                        settings.IndependentOutputs),
                                        report);
+    }
+
+    /// <summary>The exact root while the explicit kernel is affordable, else the Lanczos root of the residual's Krylov space.</summary>
+    private static (KernelInverseRoot Root, double Jitter) VarianceRoot(RegressionProblem problem, RegressionSettings settings, LearnedHyperparameters learned,
+                                                                     KernelOperator kernel, Tensor residual, LanczosMarginalLikelihood? likelihood,
+                                                                     List<string> warnings)
+    {
+        if (settings.ExactVariances ?? StrategyChoice.DenseAffordable(problem))
+            return DenseRegression.ExactRoot(problem, learned.PriorVariance, learned.NoiseVariance, settings.IndependentOutputs);
+        var quadrature = likelihood is null ? new LanczosQuadrature(kernel, residual, probes: 0, (int)Math.Min(settings.LanczosSteps, problem.Size), settings.Seed) : null;
+        Tensor basis = likelihood?.Basis ?? quadrature!.Basis, tridiagonal = likelihood?.ResidualTridiagonal ?? quadrature!.Tridiagonal;
+        if (FitWarnings.LanczosVariance(basis.shape[1], problem.Size) is { } warning) warnings.Add(warning);
+        return (KernelInverseRoot.FromLanczos(basis, tridiagonal, learned.PriorVariance, learned.NoiseVariance), 0);
     }
 
     /// <summary>H: column c is the indicator of output c, [N·C, C].</summary>

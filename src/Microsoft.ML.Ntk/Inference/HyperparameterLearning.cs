@@ -6,6 +6,10 @@ namespace Microsoft.ML.Ntk.Inference;
 internal sealed record LearnedHyperparameters(double PriorVariance, double NoiseVariance, double[] ConstantMean,
                                               double LogMarginalLikelihood, int Iterations, bool Converged)
 {
+    /// <summary>Both values given by the user: nothing was learned, and the marginal likelihood was not computed (NaN).</summary>
+    public static LearnedHyperparameters Given(double priorVariance, double noiseVariance, double[] constantMean) =>
+        new(priorVariance, noiseVariance, constantMean, double.NaN, 0, true);
+
     /// <summary>A warning when the values left any plausible range (the likelihood was unbounded or badly estimated), else null.</summary>
     public string? Implausibility(double residualVariance) =>
         NoiseVariance < 1e-10 * residualVariance || PriorVariance > 1e12 || PriorVariance < 1e-12

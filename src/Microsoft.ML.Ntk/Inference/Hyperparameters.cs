@@ -6,6 +6,9 @@ namespace Microsoft.ML.Ntk.Inference;
 /// </summary>
 internal sealed record HyperparameterSpec(double? PriorVariance, double? NoiseVariance)
 {
+    /// <summary>Whether both values are given, so that no marginal likelihood is needed.</summary>
+    public bool BothGiven => PriorVariance is not null && NoiseVariance is not null;
+
     public void Validate()
     {
         if (PriorVariance is { } s && !(s > 0 && double.IsFinite(s)))

@@ -6,6 +6,8 @@ namespace Microsoft.ML.Ntk.Inference;
 /// Everything a regression fit is told: the prior mean, fixed or learned hyperparameters, the strategy and the solver's
 /// limits; for the iterative strategies also the Rademacher probes and Lanczos steps of the stochastic marginal
 /// likelihood (and of the variance root), the rank of the pivoted-Cholesky preconditioner, and the seed of the probes.
+/// ExactVariances: whether the iterative strategies take predictive variances from the exact factor of the explicit
+/// kernel (null: while <see cref="StrategyChoice.DenseAffordable"/>) or from their Lanczos roots.
 /// </summary>
 internal sealed record RegressionSettings(
     PriorMean Mean = PriorMean.Network,
@@ -17,7 +19,8 @@ internal sealed record RegressionSettings(
     int LanczosSteps = 100,
     int PreconditionerRank = 30,
     int Seed = 0,
-    bool IndependentOutputs = false)
+    bool IndependentOutputs = false,
+    bool? ExactVariances = null)
 {
     public HyperparameterSpec Hyperparameters => new(PriorVariance, NoiseVariance);
     public SolverSettings SolverOrDefault => Solver ?? new SolverSettings();

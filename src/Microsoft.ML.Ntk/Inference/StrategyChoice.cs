@@ -45,13 +45,20 @@ internal static class StrategyChoice
                                             "Use the Gaussian likelihood (iterative strategies) or fewer training rows.");
     }
 
+    /// <summary>
+    /// Whether the explicit kernel and its Cholesky factor are affordable: n ≤ <see cref="DenseLimit"/>, and the kernel is
+    /// structured or comes from an explicit Jacobian of at most <see cref="ExplicitKernel.MaxJacobianBytes"/>. The iterative
+    /// strategies then take their predictive variances from the exact factor too.
+    /// </summary>
+    public static bool DenseAffordable(RegressionProblem problem) =>
+        problem.Size <= DenseLimit && (problem.Network.HasStructuredKernel(problem.Inputs) ||
+                                       problem.Size * problem.Network.Parameters.Count * sizeof(double) <= ExplicitKernel.MaxJacobianBytes);
+
     public static InferenceStrategy Choose(RegressionProblem problem, RegressionSettings settings)
     {
         if (settings.Strategy != InferenceStrategy.Auto) return settings.Strategy;
         long n = problem.Size, p = problem.Network.Parameters.Count;
-        bool explicitKernelAffordable = problem.Network.HasStructuredKernel(problem.Inputs) ||
-                                        n * p * sizeof(double) <= ExplicitKernel.MaxJacobianBytes;
-        if (n <= DenseLimit && explicitKernelAffordable) return InferenceStrategy.Dense;
+        if (DenseAffordable(problem)) return InferenceStrategy.Dense;
         bool basisFits = p * Math.Min(settings.LanczosSteps, p) * sizeof(double) <= WeightSpaceBasisBudget;
         return p <= n / 2 && basisFits && !settings.IndependentOutputs ? InferenceStrategy.WeightSpace : InferenceStrategy.FunctionSpace;
     }

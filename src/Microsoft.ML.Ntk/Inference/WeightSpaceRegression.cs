@@ -7,8 +7,9 @@ namespace Microsoft.ML.Ntk.Inference;
 
 /// <summary>
 /// The weight-space strategy, for N·C ≫ P: hyperparameters by Lanczos quadrature of G = JᵀJ (see
-/// <see cref="WeightSpaceMarginalLikelihood"/>), then Δθ = (G + (σ²/s²) I)⁻¹ Jᵀ (y − m) by preconditioned conjugate
-/// gradients (randomized Nyström preconditioner), and the weight-space Lanczos variance. A constant mean is set by
+/// <see cref="WeightSpaceMarginalLikelihood"/>; skipped when both are given), then Δθ = (G + (σ²/s²) I)⁻¹ Jᵀ (y − m) by
+/// preconditioned conjugate gradients (randomized Nyström preconditioner), and the weight-space Lanczos variance, or the
+/// exact kernel-space one while the explicit kernel is affordable. A constant mean is set by
 /// generalized least squares at the final hyperparameters, through (s² J Jᵀ + σ² I)⁻¹ v = (v − J (G + (σ²/s²) I)⁻¹ Jᵀ v) / σ².
 /// </summary>
 internal static class WeightSpaceRegression
@@ -29,17 +30,21 @@ internal static class WeightSpaceRegression
 
         // With P ≥ N·C the Sylvester form needs log det(s² G + σ² I_P) to cancel (P − n) log σ² to every digit, which a
         // stochastic estimate does not (measured: σ² ran off to 1e-64); the function-space estimate of the same
-        // likelihood is used then. The weight-space Lanczos basis is built either way: the variance needs it.
+        // likelihood is used then. Given both hyperparameters, no likelihood is estimated at all. The weight-space Lanczos
+        // basis is built when the variance needs it (the explicit kernel is not affordable).
+        bool given = settings.Hyperparameters.BothGiven, exactVariance = settings.ExactVariances ?? StrategyChoice.DenseAffordable(problem);
         bool parametersFewer = network.Parameters.Count < problem.Size;
-        var weightSpace = new WeightSpaceMarginalLikelihood(gaussNewton, projected, residual.square().sum().item<double>(), problem.Size,
-                                                            parametersFewer ? settings.Probes : 0,
-                                                            (int)Math.Min(settings.LanczosSteps, network.Parameters.Count), settings.Seed, sampleMean);
-        IMarginalLikelihood likelihood = parametersFewer ? weightSpace
+        int steps = (int)Math.Min(settings.LanczosSteps, network.Parameters.Count);
+        var weightSpace = given && exactVariance ? null
+            : new WeightSpaceMarginalLikelihood(gaussNewton, projected, residual.square().sum().item<double>(), problem.Size,
+                                                parametersFewer && !given ? settings.Probes : 0, steps, settings.Seed, sampleMean);
+        IMarginalLikelihood? likelihood = given ? null : parametersFewer ? weightSpace
             : new LanczosMarginalLikelihood(new KernelOperator(network, problem.Inputs, problem.Outputs), residual, settings.Probes,
                                             (int)Math.Min(settings.LanczosSteps, problem.Size), settings.Seed, sampleMean);
-        double meanKernelDiagonal = Traces.Hutchinson(gaussNewton, 4, settings.Seed) / problem.Size;
-        var learned = HyperparameterLearning.Learn(likelihood, settings.Hyperparameters, residual.var().item<double>(),
-                                                   meanKernelDiagonal, solver);
+        var learned = likelihood is null
+            ? LearnedHyperparameters.Given(settings.PriorVariance!.Value, settings.NoiseVariance!.Value, sampleMean)
+            : HyperparameterLearning.Learn(likelihood, settings.Hyperparameters, residual.var().item<double>(),
+                                           Traces.Hutchinson(gaussNewton, 4, settings.Seed) / problem.Size, solver);
 
         double ratio = learned.NoiseVariance / learned.PriorVariance;
         var system = gaussNewton.WithAddedDiagonal(ratio);
@@ -51,14 +56,25 @@ internal static class WeightSpaceRegression
             ? ProfileConstant(problem, solve.Solution, columns, learned.NoiseVariance)
             : (solve.Solution[.., 0], sampleMean);
 
-        Tensor basis = weightSpace.Basis.to(network.Parameters.DType);
-        Tensor lower = KernelInverseRoot.TridiagonalFactor(weightSpace.ProjectedTridiagonal, learned.PriorVariance, learned.NoiseVariance);
-        var variance = new WeightSpaceVariance(network, scope.MoveToOuter(basis), scope.MoveToOuter(lower), learned.PriorVariance, learned.NoiseVariance);
-
         var warnings = FitWarnings.Collect(learned, residual.var().item<double>(), solve, solver);
+        double jitter = 0;
+        IPosteriorVariance variance;
+        if (exactVariance)
+        {
+            (var root, jitter) = DenseRegression.ExactRoot(problem, learned.PriorVariance, learned.NoiseVariance, independentOutputs: false);
+            scope.MoveToOuter(root.LowerCholesky);
+            variance = new KernelSpaceVariance(network, problem.Inputs, root, learned.PriorVariance);
+        }
+        else
+        {
+            Tensor basis = weightSpace!.Basis.to(network.Parameters.DType);
+            Tensor lower = KernelInverseRoot.TridiagonalFactor(weightSpace.ProjectedTridiagonal, learned.PriorVariance, learned.NoiseVariance);
+            variance = new WeightSpaceVariance(network, scope.MoveToOuter(basis), scope.MoveToOuter(lower), learned.PriorVariance, learned.NoiseVariance);
+            if (FitWarnings.LanczosVariance(basis.shape[1], Math.Min(problem.Size, network.Parameters.Count)) is { } warning) warnings.Add(warning);
+        }
         var report = new FitReport(InferenceStrategy.WeightSpace, learned.PriorVariance, learned.NoiseVariance, constant,
                                    learned.LogMarginalLikelihood, learned.Iterations, learned.Converged, solve.Iterations,
-                                   solve.WorstResidual, solve.Converged, Jitter: 0, clock.Elapsed, warnings);
+                                   solve.WorstResidual, solve.Converged, jitter, clock.Elapsed, warnings);
         return new RegressionPosterior(network, settings.Mean, constant, learned.PriorVariance, learned.NoiseVariance,
                                        scope.MoveToOuter(shift.contiguous()), variance, report);
     }
