@@ -8,9 +8,10 @@ namespace Microsoft.ML.Ntk.Inference;
 /// <summary>
 /// The function-space strategy, matrix-free: hyperparameters by stochastic Lanczos quadrature of the marginal likelihood
 /// (one tridiagonalization of K0 serves every (s², σ²); skipped when both are given), then α = (s² K0 + σ² I)⁻¹ (y − m) by
-/// preconditioned conjugate gradients (pivoted-Cholesky preconditioner on the kernel's diagonal bound). The variance root
-/// is exact (a Cholesky factor of the explicit kernel) while the explicit kernel is affordable, else the Lanczos root of
-/// the residual's Krylov space, whose variances are upper bounds (said in the report's warnings).
+/// preconditioned conjugate gradients. While the explicit kernel is affordable, its Cholesky factor is both the
+/// preconditioner (CG then converges in one or two iterations) and the exact variance root; otherwise a pivoted-Cholesky
+/// preconditioner on the kernel's diagonal bound and the Lanczos root of the residual's Krylov space, whose variances
+/// are upper bounds (said in the report's warnings).
 /// A constant mean is set by generalized least squares at the final hyperparameters (the search holds it at the
 /// per-output sample mean).
 /// </summary>
@@ -34,9 +35,11 @@ internal static class FunctionSpaceRegression
                                            Traces.Hutchinson(kernel, 4, settings.Seed) / problem.Size, solver);
 
         var system = kernel.Scaled(learned.PriorVariance).WithAddedDiagonal(learned.NoiseVariance);
-        Tensor bound = problem.Network.KernelDiagonalBound(problem.Inputs).reshape(-1);
-        Tensor factor = PivotedCholesky.Factor(kernel.Scaled(learned.PriorVariance), settings.PreconditionerRank, diagonal: learned.PriorVariance * bound);
-        var preconditioner = new LowRankPlusNoisePreconditioner(factor, learned.NoiseVariance);
+        bool exact = settings.ExactVariances ?? StrategyChoice.DenseAffordable(problem);
+        var (exactRoot, jitter) = exact ? DenseRegression.ExactRoot(problem, learned.PriorVariance, learned.NoiseVariance, settings.IndependentOutputs)
+                                        : (null, 0.0);
+        var preconditioner = exactRoot is null ? PivotedPreconditioner(problem, settings, learned, kernel)
+                                               : new CholeskyPreconditioner(exactRoot.LowerCholesky);
 
         Tensor targets = problem.Targets - problem.PriorMeanValues(settings.Mean == PriorMean.Constant ? PriorMean.Zero : settings.Mean, sampleMean);
         Tensor rhs = settings.Mean == PriorMean.Constant ? cat(new[] { targets.unsqueeze(1), Design(problem) }, 1) : targets.unsqueeze(1);
@@ -44,7 +47,7 @@ internal static class FunctionSpaceRegression
         var (alpha, constant) = settings.Mean == PriorMean.Constant ? ProfileConstant(solve.Solution, rhs) : (solve.Solution[.., 0], sampleMean);
         Tensor shift = DenseRegression.ParameterShift(problem, alpha, learned.PriorVariance, settings.IndependentOutputs);
         var warnings = FitWarnings.Collect(learned, residual.var().item<double>(), solve, solver);
-        var (root, jitter) = VarianceRoot(problem, settings, learned, kernel, residual, likelihood, warnings);
+        var root = exactRoot ?? LanczosRoot(problem, settings, learned, kernel, residual, likelihood, warnings);
 
         var report = new FitReport(InferenceStrategy.FunctionSpace, learned.PriorVariance, learned.NoiseVariance, constant,
                                    learned.LogMarginalLikelihood, learned.Iterations, learned.Converged, solve.Iterations,
@@ -55,17 +58,23 @@ internal static class FunctionSpaceRegression
                                        report);
     }
 
-    /// <summary>The exact root while the explicit kernel is affordable, else the Lanczos root of the residual's Krylov space.</summary>
-    private static (KernelInverseRoot Root, double Jitter) VarianceRoot(RegressionProblem problem, RegressionSettings settings, LearnedHyperparameters learned,
-                                                                     KernelOperator kernel, Tensor residual, LanczosMarginalLikelihood? likelihood,
-                                                                     List<string> warnings)
+    /// <summary>The pivoted-Cholesky preconditioner of s² K0 + σ² I, from the kernel's diagonal bound.</summary>
+    private static IPreconditioner PivotedPreconditioner(RegressionProblem problem, RegressionSettings settings, LearnedHyperparameters learned,
+                                                         KernelOperator kernel)
     {
-        if (settings.ExactVariances ?? StrategyChoice.DenseAffordable(problem))
-            return DenseRegression.ExactRoot(problem, learned.PriorVariance, learned.NoiseVariance, settings.IndependentOutputs);
+        Tensor bound = problem.Network.KernelDiagonalBound(problem.Inputs).reshape(-1);
+        Tensor factor = PivotedCholesky.Factor(kernel.Scaled(learned.PriorVariance), settings.PreconditionerRank, diagonal: learned.PriorVariance * bound);
+        return new LowRankPlusNoisePreconditioner(factor, learned.NoiseVariance);
+    }
+
+    /// <summary>The Lanczos root of the residual's Krylov space (from the likelihood's run, or a run of its own), with its warning.</summary>
+    private static KernelInverseRoot LanczosRoot(RegressionProblem problem, RegressionSettings settings, LearnedHyperparameters learned,
+                                                 KernelOperator kernel, Tensor residual, LanczosMarginalLikelihood? likelihood, List<string> warnings)
+    {
         var quadrature = likelihood is null ? new LanczosQuadrature(kernel, residual, probes: 0, (int)Math.Min(settings.LanczosSteps, problem.Size), settings.Seed) : null;
         Tensor basis = likelihood?.Basis ?? quadrature!.Basis, tridiagonal = likelihood?.ResidualTridiagonal ?? quadrature!.Tridiagonal;
         if (FitWarnings.LanczosVariance(basis.shape[1], problem.Size) is { } warning) warnings.Add(warning);
-        return (KernelInverseRoot.FromLanczos(basis, tridiagonal, learned.PriorVariance, learned.NoiseVariance), 0);
+        return KernelInverseRoot.FromLanczos(basis, tridiagonal, learned.PriorVariance, learned.NoiseVariance);
     }
 
     /// <summary>H: column c is the indicator of output c, [N·C, C].</summary>

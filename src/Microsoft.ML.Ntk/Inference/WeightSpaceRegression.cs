@@ -8,8 +8,9 @@ namespace Microsoft.ML.Ntk.Inference;
 /// <summary>
 /// The weight-space strategy, for N·C ≫ P: hyperparameters by Lanczos quadrature of G = JᵀJ (see
 /// <see cref="WeightSpaceMarginalLikelihood"/>; skipped when both are given), then Δθ = (G + (σ²/s²) I)⁻¹ Jᵀ (y − m) by
-/// preconditioned conjugate gradients (randomized Nyström preconditioner), and the weight-space Lanczos variance, or the
-/// exact kernel-space one while the explicit kernel is affordable. A constant mean is set by
+/// preconditioned conjugate gradients, and the weight-space Lanczos variance. While the explicit kernel is affordable, its
+/// Cholesky factor gives the exact inverse of the system as preconditioner (<see cref="PushThroughPreconditioner"/>) and
+/// the exact kernel-space variance; otherwise a randomized Nyström preconditioner. A constant mean is set by
 /// generalized least squares at the final hyperparameters, through (s² J Jᵀ + σ² I)⁻¹ v = (v − J (G + (σ²/s²) I)⁻¹ Jᵀ v) / σ².
 /// </summary>
 internal static class WeightSpaceRegression
@@ -48,7 +49,11 @@ internal static class WeightSpaceRegression
 
         double ratio = learned.NoiseVariance / learned.PriorVariance;
         var system = gaussNewton.WithAddedDiagonal(ratio);
-        var preconditioner = new LowRankPlusNoisePreconditioner(NystromApproximation.Factor(gaussNewton, settings.PreconditionerRank, settings.Seed), ratio);
+        var (exactRoot, jitter) = exactVariance ? DenseRegression.ExactRoot(problem, learned.PriorVariance, learned.NoiseVariance, independentOutputs: false)
+                                                : (null, 0.0);
+        IPreconditioner preconditioner = exactRoot is null
+            ? new LowRankPlusNoisePreconditioner(NystromApproximation.Factor(gaussNewton, settings.PreconditionerRank, settings.Seed), ratio)
+            : new PushThroughPreconditioner(network, problem.Inputs, problem.Outputs, exactRoot.LowerCholesky, learned.PriorVariance, learned.NoiseVariance);
         Tensor targets = settings.Mean == PriorMean.Constant ? problem.Targets : residual;
         Tensor columns = settings.Mean == PriorMean.Constant ? cat(new[] { targets.unsqueeze(1), Design(problem) }, 1) : targets.unsqueeze(1);
         var solve = ConjugateGradients.Solve(system, Transpose(problem, columns), preconditioner, solver);
@@ -57,13 +62,11 @@ internal static class WeightSpaceRegression
             : (solve.Solution[.., 0], sampleMean);
 
         var warnings = FitWarnings.Collect(learned, residual.var().item<double>(), solve, solver);
-        double jitter = 0;
         IPosteriorVariance variance;
-        if (exactVariance)
+        if (exactRoot is not null)
         {
-            (var root, jitter) = DenseRegression.ExactRoot(problem, learned.PriorVariance, learned.NoiseVariance, independentOutputs: false);
-            scope.MoveToOuter(root.LowerCholesky);
-            variance = new KernelSpaceVariance(network, problem.Inputs, root, learned.PriorVariance);
+            scope.MoveToOuter(exactRoot.LowerCholesky);
+            variance = new KernelSpaceVariance(network, problem.Inputs, exactRoot, learned.PriorVariance);
         }
         else
         {

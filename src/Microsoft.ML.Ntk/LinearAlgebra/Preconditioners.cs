@@ -42,3 +42,9 @@ internal sealed class LowRankPlusNoisePreconditioner : IPreconditioner
         return (residuals - factor.matmul(projected)) / noise;
     }
 }
+
+/// <summary>M = L Lᵀ for a Cholesky factor L of the system itself (or of a close one): M⁻¹ r by two triangular solves.</summary>
+internal sealed class CholeskyPreconditioner(Tensor lower) : IPreconditioner
+{
+    public Tensor Apply(Tensor residuals) => cholesky_solve(residuals.to(ScalarType.Float64), lower);
+}

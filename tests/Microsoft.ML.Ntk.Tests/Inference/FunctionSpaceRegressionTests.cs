@@ -70,7 +70,7 @@ public class FunctionSpaceRegressionTests
         manual_seed(43);
         Tensor targets = randn(test.Inputs.shape[0], 3, dtype: ScalarType.Float64);
         var network = new LinearizedNetwork(test.Network, ParameterSelection.All);
-        var settings = new RegressionSettings(PriorVariance: 1, NoiseVariance: 1e-6, PreconditionerRank: 0,
+        var settings = new RegressionSettings(PriorVariance: 1, NoiseVariance: 1e-6, PreconditionerRank: 0, ExactVariances: false,
                                               Solver: new SolverSettings(Tolerance: 1e-12, MaxIterations: 2));
         var report = FunctionSpaceRegression.Fit(new RegressionProblem(network, test.Inputs, targets), settings).Report;
         Assert.False(report.SolverConverged);

@@ -39,4 +39,27 @@ public class StrategyAgreementTests
         Tolerances.AssertClose(iterative.Mean, dense.Mean, AgreementTolerance, $"{strategy} mean");
         Tolerances.AssertClose(iterative.LatentVariance, dense.LatentVariance, AgreementTolerance, $"{strategy} latent variance");
     }
+
+    /// <summary>
+    /// The case that broke weight space in the sinusoid experiment: 10 points, 1,761 parameters and a noise variance that
+    /// collapsed (σ²/s² = 1e-9). The weight-space mean must stay within 1e-3 of the function-space and dense ones.
+    /// </summary>
+    [Fact]
+    public void WeightSpaceMeansHoldWhenTheNoiseVarianceCollapses()
+    {
+        TorchSharpLoader.EnsureLoaded();
+        manual_seed(92);
+        var module = Architectures.Mlp(1, new long[] { 40, 40 }, 1, () => nn.Tanh());
+        module.to(ScalarType.Float64);
+        module.eval();
+        var network = new LinearizedNetwork(module, ParameterSelection.All);
+        Assert.Equal(1761, network.Parameters.Count);
+        Tensor x = rand(10, 1, dtype: ScalarType.Float64) * 10 - 5, y = 1.6 * (1.3 * x + 0.7).sin();
+        Tensor test = linspace(-5, 5, 50, dtype: ScalarType.Float64).unsqueeze(1);
+        Tensor Mean(InferenceStrategy s) =>
+            GaussianProcessRegression.Fit(network, x, y, new RegressionSettings(PriorVariance: 1.0, NoiseVariance: 1e-9, Strategy: s)).Predict(test).Mean;
+        Tensor dense = Mean(InferenceStrategy.Dense);
+        Tolerances.AssertClose(Mean(InferenceStrategy.WeightSpace), dense, AgreementTolerance, "weight-space mean");
+        Tolerances.AssertClose(Mean(InferenceStrategy.FunctionSpace), dense, AgreementTolerance, "function-space mean");
+    }
 }
