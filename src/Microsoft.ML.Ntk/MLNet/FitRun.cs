@@ -15,6 +15,7 @@ namespace Microsoft.ML.Ntk.MLNet;
 internal sealed class FitRun : IDisposable
 {
     private readonly IChannel? channel;
+    private readonly IHostEnvironment? environment;
     private readonly NtkTrainerOptions options;
     private readonly Stopwatch clock = Stopwatch.StartNew();
 
@@ -22,6 +23,7 @@ internal sealed class FitRun : IDisposable
     {
         options.Validate();
         this.options = options;
+        this.environment = environment;
         channel = environment?.Start(trainer);
         Log($"Adapting {options.Network!.Description}: {options.AdaptedParameters}, strategy {options.Strategy}, prior mean {options.Mean}.");
     }
@@ -44,25 +46,30 @@ internal sealed class FitRun : IDisposable
 
     public void Log(string message) => channel?.Info(MessageSensitivity.None, message);
 
+    private void Warn(string message) => channel?.Warning(MessageSensitivity.None, message);
+
     /// <summary>What a trainer's inference step gives back: the fit's report and how to write its posterior.</summary>
     public sealed record Posterior(FitReport Report, Action<Stream> Write);
 
     /// <summary>
     /// Linearizes a float64 copy of the network at the training inputs, checks its output count, runs the trainer's
-    /// inference (given the network, the inputs and the output count), and encodes the model state.
+    /// inference (given the network, the inputs and the output count), and encodes the model state. The network and
+    /// the inputs are on the device MLContext.GpuDeviceId and FallbackToCpu choose (<see cref="ComputeDevice"/>).
     /// </summary>
     public (NtkFitSummary Summary, string State) Fit(TrainingData data, NtkTask task, string[] classNames,
                                                      Func<LinearizedNetwork, Tensor, long, Posterior> infer)
     {
         var layout = InputLayout.Resolve(options, data.FeatureLength, options.FeatureColumnName);
         Report(NtkFitStage.Linearizing, $"Read {data.Count} rows of {data.FeatureLength} features; network input shape [{string.Join(", ", layout.Shape)}].");
+        var device = ComputeDevice.Resolve(environment, Warn);
         using var scope = NewDisposeScope();
-        var network = NtkModelState.Linearize(options.Network!.CreateCopy(), options.AdaptedParameters, options.TangentMode, options.BatchSize);
-        Tensor inputs = layout.ToInputs(data.Features, data.Count);
+        var network = NtkModelState.Linearize(options.Network!.CreateCopy(), options.AdaptedParameters, options.TangentMode, options.BatchSize, device);
+        Tensor inputs = layout.ToInputs(data.Features, data.Count).to(device);
         Log($"Linearized: {network.Parameters.Count} adapted parameters, {network.Products.GetType().Name}, frozen trunk: {network.HasFrozenTrunk}.");
         var posterior = infer(network, inputs, OutputCount(network, inputs));
         Report(NtkFitStage.BuildingModel, "Saving the posterior into the model.");
-        var contents = new NtkModelState.Contents(task, options.Network!, options.AdaptedParameters, options.TangentMode, options.BatchSize, layout, classNames);
+        var contents = new NtkModelState.Contents(task, options.Network!, options.AdaptedParameters, options.TangentMode, options.BatchSize, layout, classNames,
+                                                  device);
         string state = NtkModelState.Encode(contents, posterior.Write);
         return (Finish(posterior.Report, data.Count, network.Parameters.Count), state);
     }

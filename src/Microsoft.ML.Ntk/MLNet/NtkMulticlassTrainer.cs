@@ -61,7 +61,7 @@ public sealed class NtkMulticlassTrainer : IEstimator<NtkMulticlassTransformer>
             if (outputs != classNames.Length)
                 throw new ArgumentException($"The label '{options.LabelColumnName}' has {classNames.Length} classes, but the network has {outputs} outputs; " +
                                             "they must be equal (one output per class, in the label's key order).");
-            Tensor labels = tensor(data.Classes, dtype: ScalarType.Int64);
+            Tensor labels = tensor(data.Classes, dtype: ScalarType.Int64).to(network.Parameters.Device);
             var settings = new ClassificationSettings(options.Likelihood, options.Mean, options.PriorVariance, options.NoiseVariance,
                                                       options.PredictiveApproximation, options.MonteCarloSamples, options.Seed, solver, Strategy: options.Strategy);
             var posterior = GaussianProcessClassification.Fit(network, inputs, labels, settings);

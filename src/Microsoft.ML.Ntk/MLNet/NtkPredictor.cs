@@ -36,7 +36,7 @@ internal sealed class NtkPredictor
         lock (gate)
         {
             using var scope = NewDisposeScope();
-            var prediction = posterior.Predict(layout.ToInputs(features, 1));
+            var prediction = posterior.Predict(layout.ToInputs(features, 1).to(posterior.Network.Parameters.Device));
             return ((float)prediction.Mean[0, 0].item<double>(), (float)prediction.PredictiveVariance[0, 0].item<double>());
         }
     }
@@ -49,8 +49,8 @@ internal sealed class NtkPredictor
         lock (gate)
         {
             using var scope = NewDisposeScope();
-            var prediction = posterior.Predict(layout.ToInputs(features, 1));
-            double[] p = prediction.Probabilities[0].data<double>().ToArray(), v = prediction.LatentVariance[0].data<double>().ToArray();
+            var prediction = posterior.Predict(layout.ToInputs(features, 1).to(posterior.Network.Parameters.Device));
+            double[] p = prediction.Probabilities[0].cpu().data<double>().ToArray(), v = prediction.LatentVariance[0].cpu().data<double>().ToArray();
             for (int c = 0; c < p.Length; c++)
             {
                 scores[c] = (float)p[c];

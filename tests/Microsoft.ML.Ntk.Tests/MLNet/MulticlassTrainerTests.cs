@@ -65,7 +65,7 @@ public class MulticlassTrainerTests
 
         var trainRows = NtkTestData.Classes(60, seed: 4);
         string[] order = trainRows.Select(r => r.Class).Distinct().ToArray();
-        var linearized = NtkModelState.Linearize(network.CreateCopy(), ParameterSelection.All, TangentMode.Auto, 256);
+        var linearized = NtkModelState.Linearize(network.CreateCopy(), ParameterSelection.All, TangentMode.Auto, 256, TorchSharp.torch.CPU);
         Tensor x = tensor(trainRows.SelectMany(r => r.Features).ToArray()).to(ScalarType.Float64).reshape(trainRows.Length, 2);
         Tensor labels = tensor(trainRows.Select(r => (long)Array.IndexOf(order, r.Class)).ToArray());
         var posterior = GaussianProcessClassification.Fit(linearized, x, labels, new ClassificationSettings(PriorVariance: 0.5));

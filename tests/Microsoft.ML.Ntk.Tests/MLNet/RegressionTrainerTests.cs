@@ -18,7 +18,7 @@ public class RegressionTrainerTests
         var model = ml.Regression.Trainers.Ntk(network).Fit(ml.Data.LoadFromEnumerable(train));
         var scored = ml.Data.CreateEnumerable<RegressionScore>(model.Transform(ml.Data.LoadFromEnumerable(test)), reuseRowObject: false).ToArray();
 
-        var linearized = NtkModelState.Linearize(network.CreateCopy(), ParameterSelection.All, TangentMode.Auto, 256);
+        var linearized = NtkModelState.Linearize(network.CreateCopy(), ParameterSelection.All, TangentMode.Auto, 256, TorchSharp.torch.CPU);
         Tensor x = tensor(train.SelectMany(r => r.Features).ToArray()).to(ScalarType.Float64).reshape(train.Length, 2);
         Tensor y = tensor(train.Select(r => r.Label).ToArray()).to(ScalarType.Float64).reshape(train.Length, 1);
         var posterior = GaussianProcessRegression.Fit(linearized, x, y, new RegressionSettings());
