@@ -19,6 +19,17 @@ internal sealed class ProductsConfig : ManualConfig
     }
 }
 
+/// <summary>Fits of seconds: one warm-up and three measured runs of one invocation each, in this process.</summary>
+internal sealed class AdaptationConfig : ManualConfig
+{
+    public AdaptationConfig()
+    {
+        AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance)
+                          .WithWarmupCount(1).WithIterationCount(3).WithInvocationCount(1).WithUnrollFactor(1));
+        HideColumns("Job", "Toolchain", "InvocationCount", "IterationCount", "UnrollFactor", "WarmupCount", "Error");
+    }
+}
+
 internal static class Threads
 {
     public const int Count = 2;
