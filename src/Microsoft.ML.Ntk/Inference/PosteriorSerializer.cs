@@ -105,8 +105,12 @@ internal static class PosteriorSerializer
             int constants = reader.ReadInt32();
             if (constants is < 0 or > 1_000_000) throw new InvalidDataException("The saved constant mean has an impossible size.");
             var constant = Enumerable.Range(0, constants).Select(_ => reader.ReadDouble()).ToArray();
+            if (!Enum.IsDefined(mean)) throw new InvalidDataException($"The saved posterior has an unknown prior mean ({(byte)mean}).");
             double prior = reader.ReadDouble(), noise = reader.ReadDouble();
-            Tensor shift = TensorSerialization.Read(reader, "parameter shift");
+            if (!(prior > 0 && double.IsFinite(prior))) throw new InvalidDataException($"The saved posterior is damaged: its prior variance is {prior}.");
+            if (!(noise >= 0 && double.IsFinite(noise))) throw new InvalidDataException($"The saved posterior is damaged: its noise variance is {noise}.");
+            if (constant.Any(c => !double.IsFinite(c))) throw new InvalidDataException("The saved posterior is damaged: its constant mean is not finite.");
+            Tensor shift = Finite(TensorSerialization.Read(reader, "parameter shift"), "parameter shift");
             if (shift.shape[^1] != parameters) throw new InvalidDataException($"The saved parameter shift has {shift.shape[^1]} columns, not {parameters}.");
             var variance = ReadVariance(reader, network, prior, noise);
             ClassificationSettings? classification = expectedKind == 2
@@ -124,22 +128,36 @@ internal static class PosteriorSerializer
         }
     }
 
+    private static Tensor Finite(Tensor t, string what) =>
+        t.isfinite().all().item<bool>() ? t : throw new InvalidDataException($"The saved posterior is damaged: its {what} hold NaN or infinite values.");
+
+    /// <summary>A Cholesky factor must be square, finite, lower triangular with a positive diagonal.</summary>
+    private static Tensor Triangular(Tensor lower)
+    {
+        if (lower.dim() != 2 || lower.shape[0] != lower.shape[1])
+            throw new InvalidDataException($"The saved posterior is damaged: its Cholesky factor has shape [{string.Join(", ", lower.shape)}].");
+        Finite(lower, "Cholesky factor");
+        if (!(lower.diagonal() > 0).all().item<bool>() || lower.triu(1).abs().max().item<double>() != 0)
+            throw new InvalidDataException("The saved posterior is damaged: its Cholesky factor is not lower triangular with a positive diagonal.");
+        return lower;
+    }
+
     private static IPosteriorVariance ReadVariance(BinaryReader reader, LinearizedNetwork network, double prior, double noise)
     {
         byte kind = reader.ReadByte();
         if (kind == 1)
         {
             bool independent = reader.ReadBoolean();
-            Tensor inputs = TensorSerialization.Read(reader, "training inputs");
-            Tensor? left = reader.ReadBoolean() ? TensorSerialization.Read(reader, "variance factor") : null;
-            Tensor lower = TensorSerialization.Read(reader, "Cholesky factor");
+            Tensor inputs = Finite(TensorSerialization.Read(reader, "training inputs"), "training inputs");
+            Tensor? left = reader.ReadBoolean() ? Finite(TensorSerialization.Read(reader, "variance factor"), "variance factor") : null;
+            Tensor lower = Triangular(TensorSerialization.Read(reader, "Cholesky factor"));
             var root = left is null ? KernelInverseRoot.FromCholesky(lower) : KernelInverseRoot.FromLaplace(left, lower);
             return new KernelSpaceVariance(network, network.AdoptPrepared(inputs), root, prior, independent);
         }
         if (kind == 2)
         {
-            Tensor basis = TensorSerialization.Read(reader, "Lanczos basis").to(network.Parameters.DType);
-            Tensor lower = TensorSerialization.Read(reader, "Cholesky factor");
+            Tensor basis = Finite(TensorSerialization.Read(reader, "Lanczos basis"), "Lanczos basis").to(network.Parameters.DType);
+            Tensor lower = Triangular(TensorSerialization.Read(reader, "Cholesky factor"));
             return new WeightSpaceVariance(network, basis, lower, prior, noise);
         }
         throw new InvalidDataException($"The saved variance has an unknown kind ({kind}).");

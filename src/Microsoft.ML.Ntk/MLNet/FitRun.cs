@@ -69,7 +69,7 @@ internal sealed class FitRun : IDisposable
         var posterior = infer(network, inputs, OutputCount(network, inputs));
         Report(NtkFitStage.BuildingModel, "Saving the posterior into the model.");
         var contents = new NtkModelState.Contents(task, options.Network!, options.AdaptedParameters, options.TangentMode, options.BatchSize, layout, classNames,
-                                                  device);
+                                                  device, options.FeatureColumnName);
         string state = NtkModelState.Encode(contents, posterior.Write);
         return (Finish(posterior.Report, data.Count, network.Parameters.Count), state);
     }

@@ -11,9 +11,11 @@ internal enum NtkTask : byte { Regression = 1, Multiclass = 2 }
 /// <summary>
 /// Everything prediction needs, as one versioned byte stream stored as base64 text inside the ML.NET model: "NTKM", the
 /// format version, the task, the network (how to rebuild it), the adapted-parameter selection, the tangent mode and batch
-/// size, the input layout, the class names (multiclass), the device of the fit (from version 2), and the posterior
-/// (<see cref="PosteriorSerializer"/>). A model fitted on a CUDA device predicts on that device where TorchSharp has it, on
-/// the CPU elsewhere (the same numbers up to rounding); version 1 states predict on the CPU.
+/// size, the input layout, the class names (multiclass), the device of the fit, and the posterior
+/// (<see cref="PosteriorSerializer"/>). Version 2 keeps them in three named parts (settings, network, posterior), each with
+/// its length and SHA-256 checksum, verified before anything in it is read (<see cref="ModelParts"/>); version 1 (one
+/// stream, no checksums, no device) is still read. A model fitted on a CUDA device predicts on that device where TorchSharp
+/// has it, on the CPU elsewhere (the same numbers up to rounding); version 1 states predict on the CPU.
 /// </summary>
 internal static class NtkModelState
 {
@@ -21,7 +23,7 @@ internal static class NtkModelState
     private static readonly byte[] Magic = "NTKM"u8.ToArray();
 
     public sealed record Contents(NtkTask Task, PretrainedNetwork Network, ParameterSelection Selection, TangentMode Mode, int BatchSize,
-                                  InputLayout Layout, string[] ClassNames, Device Device);
+                                  InputLayout Layout, string[] ClassNames, Device Device, string FeatureColumn);
 
     /// <summary>The network's float64 copy on the device, linearized as the options say: training and prediction build it alike.</summary>
     public static LinearizedNetwork Linearize(nn.Module copy, ParameterSelection selection, TangentMode mode, int batchSize, Device device)
@@ -38,19 +40,30 @@ internal static class NtkModelState
         {
             writer.Write(Magic);
             writer.Write(FormatVersion);
-            writer.Write((byte)contents.Task);
-            contents.Network.Write(writer);
-            contents.Selection.Write(writer);
-            writer.Write((byte)contents.Mode);
-            writer.Write(contents.BatchSize);
-            contents.Layout.Write(writer);
-            writer.Write(contents.ClassNames.Length);
-            foreach (string name in contents.ClassNames) writer.Write(name);
-            writer.Write((byte)contents.Device.type);
-            writer.Write(contents.Device.index);
+            ModelParts.Write(writer, ModelParts.Settings, part => WriteSettings(part, contents));
+            ModelParts.Write(writer, ModelParts.Network, part =>
+            {
+                using var partWriter = new BinaryWriter(part, System.Text.Encoding.UTF8, leaveOpen: true);
+                contents.Network.Write(partWriter);
+            });
+            ModelParts.Write(writer, ModelParts.Posterior, writePosterior);
         }
-        writePosterior(stream);
         return Convert.ToBase64String(stream.GetBuffer(), 0, (int)stream.Length);
+    }
+
+    private static void WriteSettings(Stream part, Contents contents)
+    {
+        using var writer = new BinaryWriter(part, System.Text.Encoding.UTF8, leaveOpen: true);
+        writer.Write((byte)contents.Task);
+        contents.Selection.Write(writer);
+        writer.Write((byte)contents.Mode);
+        writer.Write(contents.BatchSize);
+        contents.Layout.Write(writer);
+        writer.Write(contents.ClassNames.Length);
+        foreach (string name in contents.ClassNames) writer.Write(name);
+        writer.Write((byte)contents.Device.type);
+        writer.Write(contents.Device.index);
+        writer.Write(contents.FeatureColumn);
     }
 
     public static NtkPredictor Decode(ReadOnlySpan<char> text)
@@ -62,11 +75,12 @@ internal static class NtkModelState
         using var reader = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
         try
         {
-            var contents = ReadContents(reader);
+            int version = ReadHeader(reader);
+            var (contents, posterior) = version >= 2 ? ReadParts(reader) : (ReadVersionOne(reader), stream);
             var network = Linearize(contents.Network.Module, contents.Selection, contents.Mode, contents.BatchSize, PredictionDevice(contents.Device));
             return contents.Task == NtkTask.Regression
-                ? new NtkPredictor(contents.Layout, PosteriorSerializer.ReadRegression(stream, network))
-                : new NtkPredictor(contents.Layout, PosteriorSerializer.ReadClassification(stream, network), contents.ClassNames);
+                ? new NtkPredictor(contents.Layout, contents.FeatureColumn, PosteriorSerializer.ReadRegression(posterior, network))
+                : new NtkPredictor(contents.Layout, contents.FeatureColumn, PosteriorSerializer.ReadClassification(posterior, network), contents.ClassNames);
         }
         catch (EndOfStreamException ex)
         {
@@ -74,7 +88,7 @@ internal static class NtkModelState
         }
     }
 
-    private static Contents ReadContents(BinaryReader reader)
+    private static int ReadHeader(BinaryReader reader)
     {
         if (!reader.ReadBytes(Magic.Length).SequenceEqual(Magic))
             throw new InvalidDataException("The Ntk model state inside this ML.NET model is damaged or foreign (its header is wrong).");
@@ -82,18 +96,54 @@ internal static class NtkModelState
         if (version > FormatVersion)
             throw new InvalidDataException($"This Ntk model was saved in format version {version}; this library reads up to {FormatVersion}. " +
                                            "Update Microsoft.ML.Ntk.");
-        var task = (NtkTask)reader.ReadByte();
-        if (task is not (NtkTask.Regression or NtkTask.Multiclass)) throw new InvalidDataException($"The Ntk model has an unknown task ({(byte)task}).");
+        if (version < 1) throw new InvalidDataException($"The Ntk model state has an impossible format version ({version}).");
+        return version;
+    }
+
+    /// <summary>Version 2 and later: the settings, network and posterior parts, each verified against its checksum first.</summary>
+    private static (Contents Contents, Stream Posterior) ReadParts(BinaryReader reader)
+    {
+        var settings = ModelParts.Read(reader, ModelParts.Settings);
+        var network = ModelParts.Read(reader, ModelParts.Network);
+        var posterior = ModelParts.Read(reader, ModelParts.Posterior);
+        using var settingsReader = new BinaryReader(settings, System.Text.Encoding.UTF8);
+        using var networkReader = new BinaryReader(network, System.Text.Encoding.UTF8);
+        var task = ReadTask(settingsReader);
+        var selection = ParameterSelection.Read(settingsReader);
+        var (mode, batch, layout, names) = ReadLayout(settingsReader);
+        var device = ReadDevice(settingsReader);
+        string featureColumn = settingsReader.ReadString();
+        return (new Contents(task, PretrainedNetwork.Read(networkReader), selection, mode, batch, layout, names, device, featureColumn), posterior);
+    }
+
+    /// <summary>Version 1: task, network, selection, tangent mode, batch size, layout and class names, then the posterior, without checksums.</summary>
+    private static Contents ReadVersionOne(BinaryReader reader)
+    {
+        var task = ReadTask(reader);
         var network = PretrainedNetwork.Read(reader);
         var selection = ParameterSelection.Read(reader);
+        var (mode, batch, layout, names) = ReadLayout(reader);
+        return new Contents(task, network, selection, mode, batch, layout, names, CPU, FeatureColumn: "Features");
+    }
+
+    private static NtkTask ReadTask(BinaryReader reader)
+    {
+        var task = (NtkTask)reader.ReadByte();
+        if (task is not (NtkTask.Regression or NtkTask.Multiclass)) throw new InvalidDataException($"The Ntk model has an unknown task ({(byte)task}).");
+        return task;
+    }
+
+    private static (TangentMode Mode, int Batch, InputLayout Layout, string[] Names) ReadLayout(BinaryReader reader)
+    {
         var mode = (TangentMode)reader.ReadByte();
+        if (!Enum.IsDefined(mode)) throw new InvalidDataException($"The Ntk model has an unknown tangent mode ({(byte)mode}).");
         int batch = reader.ReadInt32();
+        if (batch < 1) throw new InvalidDataException($"The Ntk model has an impossible batch size ({batch}).");
         var layout = InputLayout.Read(reader);
         int classes = reader.ReadInt32();
         if (classes is < 0 or > 1_000_000) throw new InvalidDataException($"The Ntk model has an impossible class count ({classes}).");
         var names = Enumerable.Range(0, classes).Select(_ => reader.ReadString()).ToArray();
-        var device = version >= 2 ? ReadDevice(reader) : CPU;
-        return new Contents(task, network, selection, mode, batch, layout, names, device);
+        return (mode, batch, layout, names);
     }
 
     private static Device ReadDevice(BinaryReader reader)

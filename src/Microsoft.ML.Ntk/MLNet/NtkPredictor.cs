@@ -11,19 +11,22 @@ internal sealed class NtkPredictor
 {
     private readonly object gate = new();
     private readonly InputLayout layout;
+    private readonly string featureColumn;
     private readonly RegressionPosterior? regression;
     private readonly ClassificationPosterior? classification;
     private readonly string[] classNames = Array.Empty<string>();
 
-    public NtkPredictor(InputLayout layout, RegressionPosterior posterior)
+    public NtkPredictor(InputLayout layout, string featureColumn, RegressionPosterior posterior)
     {
         this.layout = layout;
+        this.featureColumn = featureColumn;
         regression = posterior;
     }
 
-    public NtkPredictor(InputLayout layout, ClassificationPosterior posterior, string[] classNames)
+    public NtkPredictor(InputLayout layout, string featureColumn, ClassificationPosterior posterior, string[] classNames)
     {
         this.layout = layout;
+        this.featureColumn = featureColumn;
         classification = posterior;
         this.classNames = classNames;
     }
@@ -60,10 +63,15 @@ internal sealed class NtkPredictor
         }
     }
 
+    /// <summary>The row's length, and finite values: training refuses NaN and infinity, and so does prediction.</summary>
     private void CheckLength(float[] features)
     {
         if (features.Length != layout.Length)
             throw new ArgumentException($"The Ntk model expects feature vectors of {layout.Length} values (input shape " +
                                         $"[{string.Join(", ", layout.Shape)}]); a row has {features.Length}.");
+        int slot = Array.FindIndex(features, v => !float.IsFinite(v));
+        if (slot >= 0)
+            throw new ArgumentException($"The feature column '{featureColumn}' of a row to predict holds {features[slot]} at slot {slot}; " +
+                                        "the Ntk model predicts from finite values only (as it was trained).");
     }
 }

@@ -70,6 +70,16 @@ public class PosteriorSerializerTests
         Assert.Contains("adapted parameters", Read(bytes, subset).Message);
         var wrongKind = new MemoryStream(bytes);
         Assert.Throws<InvalidDataException>(() => PosteriorSerializer.ReadClassification(wrongKind, network));
+
+        // Implausible values, had a damaged stream passed its checksum: "NTKP", version, kind, P, mean, 0 constants, then s², σ², Δθ.
+        const int priorOffset = 4 + 4 + 1 + 8 + 1 + 4, shiftValues = priorOffset + 16 + 1 + 8 + 8;
+        foreach (var (offset, value, message) in new[] { (priorOffset, -1.0, "prior variance is -1"), (priorOffset + 8, double.NaN, "noise variance is NaN"),
+                                                         (shiftValues, double.PositiveInfinity, "parameter shift hold NaN or infinite") })
+        {
+            byte[] damaged = (byte[])bytes.Clone();
+            BitConverter.GetBytes(value).CopyTo(damaged, offset);
+            Assert.Contains(message, Read(damaged, network).Message);
+        }
     }
 
     private static InvalidDataException Read(byte[] bytes, LinearizedNetwork network) =>

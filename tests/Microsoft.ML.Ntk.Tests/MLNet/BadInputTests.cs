@@ -36,6 +36,31 @@ public class BadInputTests : IDisposable
 
     private static string MessageOf(Exception error) => error.InnerException is null ? error.Message : error.Message + " | " + MessageOf(error.InnerException);
 
+    /// <summary>Prediction refuses NaN and infinity as training does, naming the user's feature column and the slot; no PredictedLabel from NaN.</summary>
+    [Fact]
+    public void PredictionRowsWithNaNOrInfinityAreRefusedWithTheColumnAndSlot()
+    {
+        var rows = NtkTestData.Regression(20, 2).Select(r => new WideRow { Pixels = new[] { r.Features[0], r.Features[1], 0.5f }, Label = r.Label }).ToArray();
+        var wide = NtkTestData.Mlp(folder, outputs: 1, inputs: 3);
+        var model = ml.Regression.Trainers.Ntk(new NtkRegressionTrainer.Options { Network = wide, FeatureColumnName = nameof(WideRow.Pixels) })
+                      .Fit(ml.Data.LoadFromEnumerable(rows));
+        var engine = ml.Model.CreatePredictionEngine<WideRow, RegressionScore>(model);
+        Assert.True(float.IsFinite(engine.Predict(rows[0]).Score));
+        foreach (float bad in new[] { float.NaN, float.PositiveInfinity, float.NegativeInfinity })
+        {
+            var row = new WideRow { Pixels = new[] { 0.1f, bad, 0.3f } };
+            string message = MessageOf(Assert.ThrowsAny<Exception>(() => engine.Predict(row)));
+            Assert.Contains("feature column 'Pixels'", message);
+            Assert.Contains("at slot 1", message);
+        }
+
+        var classes = NtkTestData.Classes(30, 3);
+        var multiclass = ml.Transforms.Conversion.MapValueToKey("Label", nameof(ClassRow.Class))
+            .Append(ml.MulticlassClassification.Trainers.Ntk(NtkTestData.Mlp(folder, outputs: 3))).Fit(ml.Data.LoadFromEnumerable(classes));
+        var scored = multiclass.Transform(ml.Data.LoadFromEnumerable(new[] { new ClassRow { Features = new[] { float.NaN, 1f }, Class = "east" } }));
+        Assert.Contains("at slot 0", MessageOf(Assert.ThrowsAny<Exception>(() => scored.GetColumn<uint>("PredictedLabel").ToArray())));
+    }
+
     [Fact]
     public void AMissingColumnIsNamedWithTheColumnsThereAre()
     {

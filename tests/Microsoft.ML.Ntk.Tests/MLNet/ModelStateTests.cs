@@ -150,6 +150,50 @@ public class ModelStateTests : IDisposable
         Assert.Contains($"format version {NtkModelState.FormatVersion + 1}", Assert.Throws<InvalidDataException>(() => NtkModelState.Decode(Convert.ToBase64String(newer))).Message);
     }
 
+    /// <summary>
+    /// Any changed byte inside a part of the state (a weight, Δθ, s², σ², the layout, a class name) is caught by that part's
+    /// checksum at load, before it is read, and the message names the part; so are 8 random bytes anywhere.
+    /// </summary>
+    [Fact]
+    public void AnyDamagedByteIsRefusedAtLoadWithItsPartNamed()
+    {
+        byte[] bytes = Convert.FromBase64String(State());
+        var parts = PartRanges(bytes);
+        Assert.Equal(new[] { ModelParts.Settings, ModelParts.Network, ModelParts.Posterior }, parts.Select(p => p.Name));
+        var random = new Random(5);
+        foreach (var (name, start, length) in parts)
+            foreach (long offset in new[] { start, start + length / 2, start + length - 1 })
+            {
+                var damaged = (byte[])bytes.Clone();
+                damaged[offset] ^= 0x10;
+                var error = Assert.Throws<InvalidDataException>(() => NtkModelState.Decode(Convert.ToBase64String(damaged)));
+                Assert.Contains($"its {name} part", error.Message);
+            }
+        for (int trial = 0; trial < 20; trial++)
+        {
+            var damaged = (byte[])bytes.Clone();
+            for (int k = 0; k < 8; k++) damaged[random.Next(8, damaged.Length)] = (byte)random.Next(256);
+            if (damaged.AsSpan().SequenceEqual(bytes)) continue;
+            Assert.Throws<InvalidDataException>(() => NtkModelState.Decode(Convert.ToBase64String(damaged)));
+        }
+    }
+
+    /// <summary>(name, first byte, length) of each part: after "NTKM" and the version, a string name, a length and the bytes.</summary>
+    private static List<(string Name, long Start, long Length)> PartRanges(byte[] bytes)
+    {
+        using var reader = new BinaryReader(new MemoryStream(bytes));
+        reader.ReadBytes(8);
+        var parts = new List<(string, long, long)>();
+        while (reader.BaseStream.Position < bytes.Length)
+        {
+            string name = reader.ReadString();
+            long length = reader.ReadInt64();
+            parts.Add((name, reader.BaseStream.Position, length));
+            reader.BaseStream.Position += length + 32;
+        }
+        return parts;
+    }
+
     [Fact]
     public void AFileThatIsNotAnMLNetModelIsRefusedByMLNet()
     {
