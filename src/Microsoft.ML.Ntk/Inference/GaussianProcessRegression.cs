@@ -16,6 +16,11 @@ internal static class GaussianProcessRegression
 
     public static RegressionPosterior Fit(RegressionProblem problem, RegressionSettings settings)
     {
+        // One value cannot tell prior from noise: the marginal likelihood is flat along a ridge of (s², σ²), and each strategy's
+        // search would stop at another point of it.
+        if (problem.Size < 2 && settings.PriorVariance is null && settings.NoiseVariance is null)
+            throw new ArgumentException("One training value cannot determine both the prior variance and the noise variance; set PriorVariance " +
+                                        "or NoiseVariance (or give more rows).");
         return StrategyChoice.Choose(problem, settings) switch
         {
             InferenceStrategy.Dense => DenseRegression.Fit(problem, settings),

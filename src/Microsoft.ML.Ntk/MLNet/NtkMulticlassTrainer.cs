@@ -29,6 +29,8 @@ public sealed class NtkMulticlassTrainer : IEstimator<NtkMulticlassTransformer>
         internal override void Validate()
         {
             base.Validate();
+            CheckDefined(Likelihood, nameof(Likelihood));
+            CheckDefined(PredictiveApproximation, nameof(PredictiveApproximation));
             new ClassificationSettings(Likelihood, Mean, PriorVariance, NoiseVariance, PredictiveApproximation, MonteCarloSamples, Seed,
                                        Strategy: Strategy).Validate();
         }

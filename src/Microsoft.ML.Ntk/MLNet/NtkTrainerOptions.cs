@@ -70,6 +70,13 @@ public abstract class NtkTrainerOptions
     /// <summary>Receives progress reports during the fit (on the fitting thread).</summary>
     public IProgress<NtkProgress>? Progress;
 
+    /// <summary>Refuses a value that is not one of the enum's members (a cast such as (InferenceStrategy)77).</summary>
+    private protected static void CheckDefined<T>(T value, string option) where T : struct, Enum
+    {
+        if (!Enum.IsDefined(value))
+            throw new ArgumentOutOfRangeException(option, value, $"{option} must be one of {string.Join(", ", Enum.GetNames<T>())}.");
+    }
+
     /// <summary>Checks the options that do not depend on the data; throws naming the offending option.</summary>
     internal virtual void Validate()
     {
@@ -77,6 +84,9 @@ public abstract class NtkTrainerOptions
         if (string.IsNullOrWhiteSpace(LabelColumnName)) throw new ArgumentException("LabelColumnName must not be empty.", nameof(LabelColumnName));
         if (string.IsNullOrWhiteSpace(FeatureColumnName)) throw new ArgumentException("FeatureColumnName must not be empty.", nameof(FeatureColumnName));
         ArgumentNullException.ThrowIfNull(AdaptedParameters, nameof(AdaptedParameters));
+        CheckDefined(Mean, nameof(Mean));
+        CheckDefined(Strategy, nameof(Strategy));
+        CheckDefined(TangentMode, nameof(TangentMode));
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be positive.");
         if (InputShape is { } shape && (shape.Length == 0 || shape.Any(d => d <= 0)))
             throw new ArgumentOutOfRangeException(nameof(InputShape), $"[{string.Join(", ", shape)}]", "Every InputShape dimension must be positive.");

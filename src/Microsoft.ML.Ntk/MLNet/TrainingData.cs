@@ -37,17 +37,27 @@ internal sealed class TrainingData
                 float value = 0;
                 getter(ref value);
                 if (!float.IsFinite(value)) throw new ArgumentException($"The label column '{labelColumn}' holds {value} at row {row}; labels must be finite.");
+                if (Math.Abs(value) > MaxLabelMagnitude)
+                    throw new ArgumentException($"The label column '{labelColumn}' holds {value} at row {row}; beyond ±{MaxLabelMagnitude:G0} the predictive " +
+                                                "variance (the label's scale squared) would overflow the Single Variance column. Rescale the label.");
                 targets.Add(value);
             };
         });
         return new TrainingData(rows.Features, rows.Count, rows.Length) { Targets = targets.ToArray() };
     }
 
+    /// <summary>The largest label magnitude regression accepts: its square stays within Single's range (3.4e38) with room to spare.</summary>
+    public const float MaxLabelMagnitude = 1e18f;
+
     /// <summary>Reads a key-typed label (class k+1 is class index k) and the features; missing labels are errors.</summary>
     public static TrainingData ReadMulticlass(IDataView data, string labelColumn, string featureColumn, CancellationToken cancellation)
     {
         var label = Column(data.Schema, labelColumn, "label");
-        if (label.Type is not KeyDataViewType { RawType: var raw } || raw != typeof(uint))
+        if (label.Type is KeyDataViewType { RawType: var raw } && raw != typeof(uint))
+            throw new ArgumentOutOfRangeException(nameof(labelColumn), $"The label column '{labelColumn}' is a key of {raw.Name}; the Ntk trainer " +
+                                                  "reads UInt32 keys, what MapValueToKey makes. Map the label with mlContext.Transforms.Conversion.MapValueToKey " +
+                                                  "(from its values), or convert the key with mlContext.Transforms.Conversion.ConvertType(..., DataKind.UInt32).");
+        if (label.Type is not KeyDataViewType)
             throw new ArgumentOutOfRangeException(nameof(labelColumn), $"The label column '{labelColumn}' is of type {label.Type}; multiclass " +
                                                   "classification needs a key type. Add mlContext.Transforms.Conversion.MapValueToKey before the trainer.");
         var classes = new List<long>();

@@ -26,6 +26,7 @@ public sealed class PretrainedNetwork
 
     private PretrainedNetwork(nn.Module module, string description, Source source, byte[] payload)
     {
+        CheckFinite(module, description);
         Module = module;
         Description = description;
         this.source = source;
@@ -117,7 +118,7 @@ public sealed class PretrainedNetwork
 
     private static nn.Module Rebuild(Source source, NetworkArchitecture? architecture, string? factory, byte[] payload)
     {
-        if (source == Source.TorchScript) return WithTemporaryFile(payload, LoadTorchScript);
+        if (source == Source.TorchScript) return WithTemporaryFile(payload, path => LoadTorchScript(path, "The TorchScript network saved in this model"));
         nn.Module module = source switch
         {
             Source.Architecture => architecture!.Build(),
@@ -165,10 +166,18 @@ public sealed class PretrainedNetwork
         };
     }
 
+    /// <summary>Refuses weights with NaN or infinity (they would fail much later, inside a factorization), naming the first.</summary>
+    private static void CheckFinite(nn.Module module, string description)
+    {
+        foreach (var (name, tensor) in module.state_dict())
+            if (tensor.is_floating_point() && !tensor.isfinite().all().item<bool>())
+                throw new InvalidDataException($"{description}: '{name}' holds NaN or infinite values; a pretrained network's weights must be finite.");
+    }
+
     /// <summary>The description.</summary>
     public override string ToString() => Description;
 
-    private static nn.Module LoadTorchScript(string path)
+    private static nn.Module LoadTorchScript(string path, string? what = null)
     {
         try
         {
@@ -176,7 +185,7 @@ public sealed class PretrainedNetwork
         }
         catch (System.Runtime.InteropServices.ExternalException ex)
         {
-            throw new InvalidDataException($"'{path}' could not be loaded as a TorchScript module: {ex.Message.Split('\n')[0]}", ex);
+            throw new InvalidDataException($"{what ?? $"'{path}'"} could not be loaded as a TorchScript module: {ex.Message.Split('\n')[0]}", ex);
         }
     }
 

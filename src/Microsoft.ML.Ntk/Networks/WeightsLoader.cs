@@ -47,7 +47,16 @@ internal static class WeightsLoader
 
     private static Dictionary<string, Tensor> ReadPyTorch(string path)
     {
-        Hashtable table = PyTorchUnpickler.UnpickleStateDict(path);
+        Hashtable table;
+        try
+        {
+            table = PyTorchUnpickler.UnpickleStateDict(path);
+        }
+        catch (Exception ex) when (ex is not IOException and not OutOfMemoryException)
+        {
+            throw new InvalidDataException($"'{path}' could not be read as a PyTorch state_dict (torch.save of module.state_dict()): " +
+                                           $"{ex.GetType().Name}: {ex.Message}", ex);
+        }
         var weights = new Dictionary<string, Tensor>();
         foreach (DictionaryEntry entry in table)
             if (entry.Key is string key && entry.Value is Tensor value) weights[key] = value;
