@@ -29,20 +29,26 @@ internal static class WeightsLoader
     public static void Apply(nn.Module module, IReadOnlyDictionary<string, Tensor> weights, string source)
     {
         var expected = module.state_dict();
-        foreach (var (name, tensor) in expected)
-        {
-            if (!weights.TryGetValue(name, out var given))
-                throw new InvalidDataException($"'{source}' has no entry '{name}' (shape [{string.Join(", ", tensor.shape)}]); " +
-                                               $"it holds: {string.Join(", ", weights.Keys.Take(12))}{(weights.Count > 12 ? ", …" : "")}.");
-            if (!given.shape.SequenceEqual(tensor.shape))
-                throw new InvalidDataException($"'{source}': entry '{name}' has shape [{string.Join(", ", given.shape)}] but the architecture " +
-                                               $"expects [{string.Join(", ", tensor.shape)}].");
-        }
-        var unexpected = weights.Keys.Where(k => !expected.ContainsKey(k)).ToList();
-        if (unexpected.Count > 0)
-            throw new InvalidDataException($"'{source}' has entries the architecture does not: {string.Join(", ", unexpected.Take(12))}.");
+        CheckEntries(expected.ToDictionary(e => e.Key, e => e.Value.shape), weights.ToDictionary(e => e.Key, e => e.Value.shape), source);
         using var noGrad = no_grad();
         foreach (var (name, tensor) in expected) tensor.copy_(weights[name].to(tensor.dtype).to(tensor.device));
+    }
+
+    /// <summary>Every expected entry present with its shape, and no other: else an error naming the first offender and both shapes.</summary>
+    private static void CheckEntries(IReadOnlyDictionary<string, long[]> expected, IReadOnlyDictionary<string, long[]> given, string source)
+    {
+        foreach (var (name, shape) in expected)
+        {
+            if (!given.TryGetValue(name, out var found))
+                throw new InvalidDataException($"'{source}' has no entry '{name}' (shape [{string.Join(", ", shape)}]); " +
+                                               $"it holds: {string.Join(", ", given.Keys.Take(12))}{(given.Count > 12 ? ", …" : "")}.");
+            if (!found.SequenceEqual(shape))
+                throw new InvalidDataException($"'{source}': entry '{name}' has shape [{string.Join(", ", found)}] but the architecture " +
+                                               $"expects [{string.Join(", ", shape)}].");
+        }
+        var unexpected = given.Keys.Where(k => !expected.ContainsKey(k)).ToList();
+        if (unexpected.Count > 0)
+            throw new InvalidDataException($"'{source}' has entries the architecture does not: {string.Join(", ", unexpected.Take(12))}.");
     }
 
     private static Dictionary<string, Tensor> ReadPyTorch(string path)
@@ -65,6 +71,7 @@ internal static class WeightsLoader
 
     private static void LoadTorchSharp(nn.Module module, string path)
     {
+        CheckEntries(module.state_dict().ToDictionary(e => e.Key, e => e.Value.shape), TorchSharpEntries.Read(path), path);
         try
         {
             module.load(path, strict: true);

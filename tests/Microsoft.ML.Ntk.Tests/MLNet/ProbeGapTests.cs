@@ -91,4 +91,17 @@ public class ProbeGapTests : IDisposable
         var error = Assert.Throws<InvalidDataException>(() => PretrainedNetwork.FromArchitecture(architecture, path));
         Assert.Contains("'0.weight' holds NaN", error.Message);
     }
+
+    [Fact]
+    public void TorchSharpWeightsOfAnotherArchitectureNameTheEntryAndBothShapes()
+    {
+        var saved = NetworkArchitecture.Mlp(2, new[] { 16 }, 1, Activation.Tanh).Build();
+        string path = Path.Combine(folder.Path, "other.bin");
+        saved.save(path);
+        var error = Assert.Throws<InvalidDataException>(() => PretrainedNetwork.FromArchitecture(NetworkArchitecture.Mlp(2, new[] { 8 }, 1, Activation.Tanh), path));
+        Assert.Contains("'0.weight' has shape [16, 2]", error.Message);
+        Assert.Contains("expects [8, 2]", error.Message);
+        var deeper = Assert.Throws<InvalidDataException>(() => PretrainedNetwork.FromArchitecture(NetworkArchitecture.Mlp(2, new[] { 16, 16 }, 1, Activation.Tanh), path));
+        Assert.Contains("'2.weight' has shape [1, 16] but the architecture expects [16, 16]", deeper.Message);
+    }
 }
