@@ -57,28 +57,28 @@ internal sealed class ClassificationPosterior
         if (probit)
         {
             Tensor raw = latent;
-            long clamped = (raw < 0).sum().item<long>();
-            Tensor variance = raw.clamp_min(0);
+            long clamped = raw.Below(0).sum().item<long>();
+            Tensor variance = raw.AtLeast(0);
             Tensor probabilities = Settings.Likelihood == ClassificationLikelihood.Gaussian
                 ? mean.softmax(1)                                                    // documented approximation
-                : (mean / (1 + Math.PI / 8 * variance).sqrt()).softmax(1);
+                : (mean / variance.Times(Math.PI / 8).PlusConstant(1).sqrt()).softmax(1);
             return new ClassificationPrediction(probabilities, mean, variance, clamped);
         }
         Tensor covariance = latent;                                                     // [B, C, C]
         Tensor diagonal = covariance.diagonal(0, 1, 2);
-        return new ClassificationPrediction(MonteCarlo(mean, covariance, offset), mean, diagonal.clamp_min(0), (diagonal < 0).sum().item<long>());
+        return new ClassificationPrediction(MonteCarlo(mean, covariance, offset), mean, diagonal.AtLeast(0), diagonal.Below(0).sum().item<long>());
     }
 
     /// <summary>The mean of softmax(μ + L z) over standard normal z, L Lᵀ = Σ (+ jitter); the draws depend on the seed and the row.</summary>
     private Tensor MonteCarlo(Tensor mean, Tensor covariance, long offset)
     {
         long b = mean.shape[0], c = mean.shape[1];
-        Tensor jitter = 1e-10 * (covariance.diagonal(0, 1, 2).mean(new long[] { 1 }, keepdim: true).clamp_min(1e-12)).unsqueeze(2)
+        Tensor jitter = covariance.diagonal(0, 1, 2).mean(new long[] { 1 }, keepdim: true).AtLeast(1e-12).Times(1e-10).unsqueeze(2)
                         * eye(c, dtype: ScalarType.Float64);
-        Tensor lower = linalg.cholesky(covariance + jitter);
+        Tensor lower = linalg.cholesky(covariance.Plus(jitter));
         var generator = new TorchSharp.torch.Generator((ulong)(Settings.Seed * 1_000_003L + offset));
         Tensor z = randn(new long[] { Settings.MonteCarloSamples, b, c }, generator: generator, dtype: ScalarType.Float64);
-        Tensor samples = mean.unsqueeze(0) + lower.unsqueeze(0).matmul(z.unsqueeze(3)).squeeze(3);
+        Tensor samples = mean.unsqueeze(0).Plus(lower.unsqueeze(0).matmul(z.unsqueeze(3)).squeeze(3));
         return samples.softmax(2).mean(new long[] { 0 });
     }
 }

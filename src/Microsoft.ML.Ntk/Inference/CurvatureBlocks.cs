@@ -30,7 +30,7 @@ internal sealed class CurvatureBlocks
         Tensor p = probabilities.to(ScalarType.Float64);
         Tensor blocks = diag_embed(p) - p.unsqueeze(2) * p.unsqueeze(1);
         var (values, vectors) = linalg.eigh(blocks);
-        Tensor root = (vectors * values.clamp_min(0).sqrt().unsqueeze(1)).matmul(vectors.transpose(1, 2));
+        Tensor root = (vectors * values.AtLeast(0).sqrt().unsqueeze(1)).matmul(vectors.transpose(1, 2));
         return new CurvatureBlocks(scope.MoveToOuter(blocks), scope.MoveToOuter(root));
     }
 

@@ -26,7 +26,7 @@ internal static class DenseRegression
         var learned = HyperparameterLearning.Learn(likelihood, settings.Hyperparameters, centered.var().item<double>(),
                                                    kernel.diagonal().mean().item<double>(), settings.SolverOrDefault);
 
-        Tensor system = learned.PriorVariance * kernel + learned.NoiseVariance * eye(problem.Size, dtype: ScalarType.Float64);
+        Tensor system = kernel.Times(learned.PriorVariance).Plus(eye(problem.Size, dtype: ScalarType.Float64).Times(learned.NoiseVariance));
         var cholesky = DenseCholesky.Factor(system);
         Tensor residual = problem.Targets - problem.PriorMeanValues(settings.Mean, learned.ConstantMean);
         Tensor alpha = cholesky.Solve(residual.unsqueeze(1)).squeeze(1);
@@ -54,7 +54,7 @@ internal static class DenseRegression
         using var scope = NewDisposeScope();
         Tensor kernel = problem.Network.Kernel(problem.Inputs, problem.Inputs);
         if (independentOutputs) kernel = OutputCoupling.Independent(kernel, problem.Outputs);
-        var cholesky = DenseCholesky.Factor(priorVariance * kernel + noiseVariance * eye(problem.Size, dtype: ScalarType.Float64));
+        var cholesky = DenseCholesky.Factor(kernel.Times(priorVariance).Plus(eye(problem.Size, dtype: ScalarType.Float64).Times(noiseVariance)));
         return (KernelInverseRoot.FromCholesky(scope.MoveToOuter(cholesky.Lower)), cholesky.Jitter);
     }
 
@@ -64,7 +64,7 @@ internal static class DenseRegression
         Tensor cotangent = independentOutputs
             ? OutputCoupling.PerOutput(alpha, problem.Count, problem.Outputs)
             : alpha.reshape(1, problem.Count, problem.Outputs);
-        Tensor shifts = priorVariance * problem.Network.Vjp(problem.Inputs, cotangent.to(problem.Network.Parameters.DType)).to(ScalarType.Float64);
+        Tensor shifts = problem.Network.Vjp(problem.Inputs, cotangent.to(problem.Network.Parameters.DType)).to(ScalarType.Float64).Times(priorVariance);
         return independentOutputs ? shifts : shifts[0];
     }
 }

@@ -21,7 +21,7 @@ internal sealed class ExactMarginalLikelihood : IMarginalLikelihood
     {
         using var scope = NewDisposeScope();
         var (values, vectors) = linalg.eigh(kernel.to(ScalarType.Float64));
-        eigenvalues = values.clamp_min(0).data<double>().ToArray();
+        eigenvalues = values.AtLeast(0).data<double>().ToArray();
         rotatedResidual = vectors.t().matmul(residual.to(ScalarType.Float64)).data<double>().ToArray();
         if (outputs is { } c)
         {

@@ -63,7 +63,7 @@ internal static class FunctionSpaceRegression
                                                          KernelOperator kernel)
     {
         Tensor bound = problem.Network.KernelDiagonalBound(problem.Inputs).reshape(-1);
-        Tensor factor = PivotedCholesky.Factor(kernel.Scaled(learned.PriorVariance), settings.PreconditionerRank, diagonal: learned.PriorVariance * bound);
+        Tensor factor = PivotedCholesky.Factor(kernel.Scaled(learned.PriorVariance), settings.PreconditionerRank, diagonal: bound.Times(learned.PriorVariance));
         return new LowRankPlusNoisePreconditioner(factor, learned.NoiseVariance);
     }
 

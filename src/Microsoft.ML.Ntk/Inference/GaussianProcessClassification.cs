@@ -57,7 +57,7 @@ internal static class GaussianProcessClassification
         LaplaceMode Mode(double s2, SolverSettings limits)
         {
             using var evaluation = NewDisposeScope();
-            var mode = LatentLaplace.Solve(kernel, prior, onehot, s2, limits, warm is null ? null : warm * (warmVariance / s2));
+            var mode = LatentLaplace.Solve(kernel, prior, onehot, s2, limits, warm?.Times(warmVariance / s2));
             warm?.Dispose();
             warm = evaluation.MoveToOuter(mode.Weights.clone());
             warmVariance = s2;
@@ -115,7 +115,7 @@ internal static class GaussianProcessClassification
         if (labels.dim() != 1 || labels.shape[0] != count)
             throw new ArgumentException($"Expected {count} labels (one per input); got shape [{string.Join(", ", labels.shape)}].");
         if (labels.dtype != ScalarType.Int64) throw new ArgumentException($"Labels must be Int64 class indices; got {labels.dtype}.");
-        Tensor bad = ((labels < 0) | (labels >= classes)).nonzero();
+        Tensor bad = (labels.Below(0) | labels.Above(classes - 1)).nonzero();
         if (bad.shape[0] > 0)
         {
             long row = bad[0, 0].item<long>();

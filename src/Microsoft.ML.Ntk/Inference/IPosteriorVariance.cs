@@ -55,13 +55,13 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
         if (projected.Value is { } w)
         {
             Tensor rows = inputs.JacobianRows;                                              // J(x*): [B·C, P]
-            Tensor prior = rows.square().sum(dim: 1).reshape(inputs.Count, -1);
-            Tensor explainedRows = w.matmul(rows.t()).square().sum(dim: 0).reshape(prior.shape);
-            return priorVariance * prior - priorVariance * priorVariance * explainedRows;
+            Tensor prior = rows.Squared().sum(dim: 1).reshape(inputs.Count, -1);
+            Tensor explainedRows = w.matmul(rows.t()).Squared().sum(dim: 0).reshape(prior.shape);
+            return prior.Times(priorVariance) - explainedRows.Times(priorVariance * priorVariance);
         }
         var (cross, diagonal) = CrossKernelAndDiagonal(inputs.Prepared);                         // k0(x*, X): [B·C, N·C]; k0(x*, x*): [B, C]
-        Tensor explained = Root.ApplyTransposed(cross.t()).square().sum(dim: 0);        // |Rᵀ k0(X, x*)|²: [B·C]
-        return priorVariance * diagonal - priorVariance * priorVariance * explained.reshape(diagonal.shape);
+        Tensor explained = Root.ApplyTransposed(cross.t()).Squared().sum(dim: 0);        // |Rᵀ k0(X, x*)|²: [B·C]
+        return diagonal.Times(priorVariance) - explained.reshape(diagonal.shape).Times(priorVariance * priorVariance);
     }
 
     /// <summary>
@@ -72,7 +72,7 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
     {
         if (network.HasStructuredKernel(inputs)) return (CrossKernel(inputs), network.KernelDiagonal(inputs));
         var (rows, cross) = network.JacobianAgainst(inputs, Training);
-        Tensor diagonal = rows.to(ScalarType.Float64).square().sum(dim: 1).reshape(inputs.Count, -1);
+        Tensor diagonal = rows.to(ScalarType.Float64).Squared().sum(dim: 1).reshape(inputs.Count, -1);
         return (independentOutputs ? OutputCoupling.Independent(cross, cross.shape[1] / Training.Count) : cross, diagonal);
     }
 
@@ -98,7 +98,7 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
             if (independentOutputs) kernel = OutputCoupling.Independent(kernel, c);
             own = kernel.reshape(b, c, b, c).diagonal(0, 0, 2).permute(2, 0, 1);            // [B, C, C]
         }
-        return priorVariance * own - priorVariance * priorVariance * v.matmul(v.transpose(1, 2));
+        return own.Times(priorVariance) - v.matmul(v.transpose(1, 2)).Times(priorVariance * priorVariance);
     }
 
     public long Bytes => Root.Bytes + Training.HeadInputs.numel() * Training.HeadInputs.ElementSize +
@@ -139,8 +139,8 @@ internal sealed class WeightSpaceVariance(LinearizedNetwork network, Tensor basi
         if (RowsFit(inputs)) return Covariance(inputs).diagonal(0, 1, 2);
         var (w, b, c) = ByTangents(inputs);
         Tensor whitened = linalg.solve_triangular(lowerCholesky, w, upper: false);
-        Tensor correction = -w.square().sum(dim: 0) + noiseVariance * whitened.square().sum(dim: 0);
-        return priorVariance * (network.KernelDiagonal(inputs.Prepared) + correction.reshape(b, c));
+        Tensor correction = whitened.Squared().sum(dim: 0).Times(noiseVariance) - w.Squared().sum(dim: 0);
+        return network.KernelDiagonal(inputs.Prepared).Plus(correction.reshape(b, c)).Times(priorVariance);
     }
 
     /// <summary>
@@ -166,7 +166,7 @@ internal sealed class WeightSpaceVariance(LinearizedNetwork network, Tensor basi
         }
         Tensor whitened = linalg.solve_triangular(lowerCholesky, w, upper: false);
         Tensor v = w.reshape(m, b, c).permute(1, 2, 0), u = whitened.reshape(m, b, c).permute(1, 2, 0);   // [B, C, m]
-        return priorVariance * (own - v.matmul(v.transpose(1, 2)) + noiseVariance * u.matmul(u.transpose(1, 2)));
+        return (own - v.matmul(v.transpose(1, 2))).Plus(u.matmul(u.transpose(1, 2)).Times(noiseVariance)).Times(priorVariance);
     }
 
     /// <summary>Whether the Jacobian rows of these inputs fit the prediction budget.</summary>

@@ -43,8 +43,8 @@ internal sealed class KernelInverseRoot
     {
         using var scope = NewDisposeScope();
         var (values, vectors) = linalg.eigh(tridiagonal.to(ScalarType.Float64));
-        Tensor system = vectors.matmul(diag(priorVariance * values.clamp_min(0) + noiseVariance)).matmul(vectors.t());
-        return scope.MoveToOuter(DenseCholesky.Factor(0.5 * (system + system.t())).Lower);
+        Tensor system = vectors.matmul(diag(values.AtLeast(0).Times(priorVariance).PlusConstant(noiseVariance))).matmul(vectors.t());
+        return scope.MoveToOuter(DenseCholesky.Factor(system.Plus(system.t()).Times(0.5)).Lower);
     }
 
     public static KernelInverseRoot FromLaplace(Tensor curvatureRoot, Tensor lowerCholesky) => new(curvatureRoot, lowerCholesky);

@@ -16,10 +16,10 @@ internal sealed class LanczosQuadrature
     {
         using var scope = NewDisposeScope();
         var generator = new Generator((ulong)seed);
-        Tensor z = randint(0, 2, new long[] { a.Rows, probes }, generator: generator, dtype: ScalarType.Float64) * 2 - 1;
+        Tensor z = randint(0, 2, new long[] { a.Rows, probes }, generator: generator, dtype: ScalarType.Float64).Times(2).PlusConstant(-1);
         Tensor starts = cat(new[] { vector.to(ScalarType.Float64).reshape(-1, 1), z }, 1);
         var lanczos = Lanczos.Tridiagonalize(a, starts, steps);
-        Tensor norms = starts.square().sum(dim: 0);
+        Tensor norms = starts.Squared().sum(dim: 0);
         var nodes = Enumerable.Range(0, probes + 1).Select(j => QuadratureNodes.Of(lanczos.Tridiagonal(j), norms[j].item<double>())).ToArray();
         VectorNodes = nodes[0];
         probeNodes = nodes[1..];

@@ -98,8 +98,8 @@ internal static class LatentLaplace
 
     private static State Evaluate(Tensor kernel, Tensor m, Tensor y, long n, long c, double priorVariance, Tensor a)
     {
-        Tensor shift = priorVariance * kernel.matmul(a);                          // f − m
-        Tensor latent = m + shift;
+        Tensor shift = kernel.matmul(a).Times(priorVariance);                          // f − m
+        Tensor latent = m.Plus(shift);
         Tensor logProbabilities = latent.reshape(n, c).log_softmax(1);
         double objective = -(y * logProbabilities.reshape(-1)).sum().item<double>() + 0.5 * a.dot(shift).item<double>();
         return new State(a, latent, logProbabilities.exp(), objective);
@@ -109,7 +109,7 @@ internal static class LatentLaplace
     private static double GradientNorm(Tensor kernel, Tensor y, State state)
     {
         using var scope = NewDisposeScope();
-        Tensor r = state.Weights - y + state.Probabilities.reshape(-1);
+        Tensor r = (state.Weights - y).Plus(state.Probabilities.reshape(-1));
         return Math.Sqrt(Math.Max(r.dot(kernel.matmul(r)).item<double>(), 0));
     }
 
@@ -119,20 +119,20 @@ internal static class LatentLaplace
         var curvature = CurvatureBlocks.At(state.Probabilities);
         var factor = Factor(kernel, curvature, priorVariance);
         Tensor p = state.Probabilities.reshape(-1);
-        Tensor b = curvature.ApplyCurvature(state.Latent - m) + y - p;
-        Tensor kb = priorVariance * kernel.matmul(b);
+        Tensor b = curvature.ApplyCurvature(state.Latent - m).Plus(y) - p;
+        Tensor kb = kernel.matmul(b).Times(priorVariance);
         Tensor correction = curvature.ApplyRoot(factor.Solve(curvature.ApplyRoot(kb.unsqueeze(1)))).squeeze(1);
         Tensor direction = b - correction - state.Weights;
         // dΨ/da = s² K0 (a − y + p): the slope along the direction.
-        double slope = priorVariance * direction.dot(kernel.matmul(state.Weights - y + p)).item<double>();
+        double slope = priorVariance * direction.dot(kernel.matmul((state.Weights - y).Plus(p))).item<double>();
         if (!(slope < 0)) return null;
         // Below this the objective cannot tell a better point from a worse one: take Newton's full step, which is reliable
         // this close to the mode (the loop watches the gradient instead).
         double noise = 1e-14 * Math.Max(Math.Abs(state.Objective), 1);
-        if (-slope < noise) return Evaluate(kernel, m, y, n, c, priorVariance, state.Weights + direction);
+        if (-slope < noise) return Evaluate(kernel, m, y, n, c, priorVariance, state.Weights.Plus(direction));
         for (double t = 1; t > 1e-10; t *= 0.5)
         {
-            var candidate = Evaluate(kernel, m, y, n, c, priorVariance, state.Weights + t * direction);
+            var candidate = Evaluate(kernel, m, y, n, c, priorVariance, state.Weights.Plus(direction.Times(t)));
             if (candidate.Objective <= state.Objective + 1e-4 * t * slope) return candidate;
         }
         return null;
@@ -142,9 +142,10 @@ internal static class LatentLaplace
     private static DenseCholesky Factor(Tensor kernel, CurvatureBlocks curvature, double priorVariance)
     {
         using var scope = NewDisposeScope();
-        Tensor b = priorVariance * curvature.Sandwich(kernel);
-        b.diagonal().add_(1.0);
-        var factor = DenseCholesky.Factor(0.5 * (b + b.t()));
+        Tensor b = curvature.Sandwich(kernel).Times(priorVariance);
+        b = b.Plus(b.t()).Times(0.5);
+        b.diagonal().AccumulateConstant(1.0);
+        var factor = DenseCholesky.Factor(b);
         scope.MoveToOuter(factor.Lower);
         return factor;
     }

@@ -137,7 +137,7 @@ internal static class PosteriorSerializer
         if (lower.dim() != 2 || lower.shape[0] != lower.shape[1])
             throw new InvalidDataException($"The saved posterior is damaged: its Cholesky factor has shape [{string.Join(", ", lower.shape)}].");
         Finite(lower, "Cholesky factor");
-        if (!(lower.diagonal() > 0).all().item<bool>() || lower.triu(1).abs().max().item<double>() != 0)
+        if (!lower.diagonal().Above(0).all().item<bool>() || lower.triu(1).abs().max().item<double>() != 0)
             throw new InvalidDataException("The saved posterior is damaged: its Cholesky factor is not lower triangular with a positive diagonal.");
         return lower;
     }

@@ -19,9 +19,9 @@ internal sealed class PushThroughPreconditioner(LinearizedNetwork network, Prepa
         long k = residuals.shape[1];
         var dtype = network.Parameters.DType;
         Tensor jv = network.Jvp(inputs, residuals.t().contiguous().to(dtype)).to(ScalarType.Float64).reshape(k, -1).t();   // [N·C, k]
-        Tensor solved = priorVariance * cholesky_solve(jv, lower);
+        Tensor solved = cholesky_solve(jv, lower).Times(priorVariance);
         Tensor back = network.Vjp(inputs, solved.t().reshape(k, inputs.Count, outputs).to(dtype)).to(ScalarType.Float64).t();  // [P, k]
         double ratio = noiseVariance / priorVariance;
-        return scope.MoveToOuter((residuals.to(ScalarType.Float64) - back) / ratio);
+        return scope.MoveToOuter((residuals.to(ScalarType.Float64) - back).Over(ratio));
     }
 }

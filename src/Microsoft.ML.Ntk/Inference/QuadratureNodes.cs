@@ -11,7 +11,7 @@ internal static class QuadratureNodes
     public static (double Weight, double Node)[] Of(Tensor tridiagonal, double squaredNorm)
     {
         var (values, vectors) = linalg.eigh(tridiagonal);
-        double[] theta = values.clamp_min(0).data<double>().ToArray();
+        double[] theta = values.AtLeast(0).data<double>().ToArray();
         double[] tau = vectors[0].data<double>().ToArray();
         return theta.Select((t, i) => (squaredNorm * tau[i] * tau[i], t)).ToArray();
     }

@@ -44,9 +44,9 @@ internal sealed class RegressionPosterior
     {
         using var scope = NewDisposeScope();
         var parts = DataBatches.Of(inputs.shape[0], PredictionBatch).Select(b => PredictBatch(inputs.narrow(0, b.Start, b.Length))).ToList();
-        Tensor mean = cat(parts.Select(p => p.Mean).ToArray()), latent = cat(parts.Select(p => p.Latent).ToArray()).clamp_min(0);
-        long clamped = parts.Sum(p => (p.Latent < 0).sum().item<long>());
-        return new RegressionPrediction(scope.MoveToOuter(mean), scope.MoveToOuter(latent), scope.MoveToOuter(latent + NoiseVariance), clamped);
+        Tensor mean = cat(parts.Select(p => p.Mean).ToArray()), latent = cat(parts.Select(p => p.Latent).ToArray()).AtLeast(0);
+        long clamped = parts.Sum(p => p.Latent.Below(0).sum().item<long>());
+        return new RegressionPrediction(scope.MoveToOuter(mean), scope.MoveToOuter(latent), scope.MoveToOuter(latent.PlusConstant(NoiseVariance)), clamped);
     }
 
     private (Tensor Mean, Tensor Latent) PredictBatch(Tensor inputs)
@@ -66,6 +66,6 @@ internal sealed class RegressionPosterior
             PriorMean.Zero => zeros_like(shift),
             _ => tensor(constant, dtype: ScalarType.Float64).expand(shift.shape[0], shift.shape[1]),
         };
-        return prior + shift;
+        return prior.Plus(shift);
     }
 }

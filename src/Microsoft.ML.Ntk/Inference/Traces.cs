@@ -10,7 +10,7 @@ internal static class Traces
     public static double Hutchinson(LinearOperator a, int probes, int seed)
     {
         using var scope = NewDisposeScope();
-        Tensor z = randint(0, 2, new long[] { a.Rows, probes }, generator: new Generator((ulong)seed + 1), dtype: ScalarType.Float64) * 2 - 1;
+        Tensor z = randint(0, 2, new long[] { a.Rows, probes }, generator: new Generator((ulong)seed + 1), dtype: ScalarType.Float64).Times(2).PlusConstant(-1);
         return (z * a.Multiply(z).to(ScalarType.Float64)).sum().item<double>() / probes;
     }
 }

@@ -37,7 +37,7 @@ internal static class WeightSpaceRegression
         bool parametersFewer = network.Parameters.Count < problem.Size;
         int steps = (int)Math.Min(settings.LanczosSteps, network.Parameters.Count);
         var weightSpace = given && exactVariance ? null
-            : new WeightSpaceMarginalLikelihood(gaussNewton, projected, residual.square().sum().item<double>(), problem.Size,
+            : new WeightSpaceMarginalLikelihood(gaussNewton, projected, residual.Squared().sum().item<double>(), problem.Size,
                                                 parametersFewer && !given ? settings.Probes : 0, steps, settings.Seed, sampleMean);
         IMarginalLikelihood? likelihood = given ? null : parametersFewer ? weightSpace
             : new LanczosMarginalLikelihood(new KernelOperator(network, problem.Inputs, problem.Outputs), residual, settings.Probes,
@@ -98,7 +98,7 @@ internal static class WeightSpaceRegression
         long k = solutions.shape[1];
         Tensor js = problem.Network.Jvp(problem.Inputs, solutions.t().contiguous().to(problem.Network.Parameters.DType))
                            .to(ScalarType.Float64).reshape(k, -1).t();                                             // J S: [N·C, k]
-        Tensor kInv = (columns - js) / noiseVariance;                                                              // K⁻¹ [y, H]
+        Tensor kInv = (columns - js).Over(noiseVariance);                                                              // K⁻¹ [y, H]
         Tensor h = columns[.., 1..];
         Tensor b = linalg.solve(h.t().matmul(kInv[.., 1..]), h.t().matmul(kInv[.., 0]));
         return (solutions[.., 0] - solutions[.., 1..].matmul(b), b.data<double>().ToArray());

@@ -20,7 +20,7 @@ internal sealed class AddedDiagonalOperator : LinearOperator
     public override long Columns => Inner.Columns;
     public override ScalarType DType => Inner.DType;
     public override Device Device => Inner.Device;
-    protected override Tensor MultiplyCore(Tensor x) => Inner.Multiply(x) + Added.unsqueeze(1) * x;
-    protected override Tensor TransposedMultiplyCore(Tensor y) => Inner.TransposedMultiply(y) + Added.unsqueeze(1) * y;
-    public override Tensor Diagonal() => Inner.Diagonal() + Added;
+    protected override Tensor MultiplyCore(Tensor x) => Inner.Multiply(x).Plus(Added.unsqueeze(1) * x);
+    protected override Tensor TransposedMultiplyCore(Tensor y) => Inner.TransposedMultiply(y).Plus(Added.unsqueeze(1) * y);
+    public override Tensor Diagonal() => Inner.Diagonal().Plus(Added);
 }

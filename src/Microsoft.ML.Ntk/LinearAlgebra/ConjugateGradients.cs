@@ -24,7 +24,7 @@ internal static class ConjugateGradients
             throw new ArgumentException($"The right-hand sides must have shape [{a.Rows}, k]; got [{string.Join(", ", b.shape)}].");
         using var scope = NewDisposeScope();
         Tensor rhs = b.to(ScalarType.Float64);
-        Tensor rhsNorm = rhs.norm(0, true, 2).squeeze(0);  // [k]
+        Tensor rhsNorm = ScalarSafe.ColumnNorms(rhs);  // [k]
         Tensor x = zeros_like(rhs);
         Tensor r = rhs.clone();
         int iterations = 0;
@@ -49,7 +49,7 @@ internal static class ConjugateGradients
     private static int Iterate(LinearOperator a, IPreconditioner? preconditioner, SolverSettings settings, Tensor x, Tensor r, Tensor rhsNorm, int limit)
     {
         using var scope = NewDisposeScope();
-        Tensor active = Residuals(r, rhsNorm) > settings.Tolerance;
+        Tensor active = Residuals(r, rhsNorm).Above(settings.Tolerance);
         Tensor z = preconditioner?.Apply(r) ?? r;
         Tensor p = z.clone();
         Tensor rz = (r * z).sum(dim: 0);
@@ -60,21 +60,21 @@ internal static class ConjugateGradients
             using var step = NewDisposeScope();
             Tensor ap = a.Multiply(p).to(ScalarType.Float64);
             Tensor curvature = (p * ap).sum(dim: 0);
-            Tensor alpha = where(active.logical_and(curvature > 0), rz / curvature, zeros_like(rz));
-            x.add_(p * alpha);
+            Tensor alpha = where(active.logical_and(curvature.Above(0)), rz / curvature, zeros_like(rz));
+            x.Accumulate(p * alpha);
             r.sub_(ap * alpha);
             iterations++;
             settings.Report(NtkFitStage.Solving, iterations, () => $"conjugate gradients: iteration {iterations}");
-            active.logical_and_(Residuals(r, rhsNorm) > settings.Tolerance);
+            active.logical_and_(Residuals(r, rhsNorm).Above(settings.Tolerance));
             Tensor zNext = preconditioner?.Apply(r) ?? r;
             Tensor rzNext = (r * zNext).sum(dim: 0);
-            Tensor beta = where(active.logical_and(rz > 0), rzNext / rz, zeros_like(rz));
-            p.mul_(beta).add_(zNext);   // in place: the loop allocates nothing that outlives an iteration
+            Tensor beta = where(active.logical_and(rz.Above(0)), rzNext / rz, zeros_like(rz));
+            p.mul_(beta).Accumulate(zNext);   // in place: the loop allocates nothing that outlives an iteration
             rz.copy_(rzNext);
         }
         return iterations;
     }
 
     private static Tensor Residuals(Tensor r, Tensor rhsNorm) =>
-        where(rhsNorm > 0, r.norm(0, true, 2).squeeze(0) / rhsNorm.clamp_min(1e-300), zeros_like(rhsNorm));
+        where(rhsNorm.Above(0), ScalarSafe.ColumnNorms(r) / rhsNorm.AtLeast(1e-300), zeros_like(rhsNorm));
 }

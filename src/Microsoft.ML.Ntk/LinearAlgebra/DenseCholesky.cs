@@ -36,7 +36,7 @@ internal sealed class DenseCholesky
         for (double relative = 0; relative <= MaxRelativeJitter; relative = relative == 0 ? FirstRelativeJitter : relative * 10)
         {
             double jitter = relative * meanDiagonal;
-            var (lower, info) = linalg.cholesky_ex(jitter == 0 ? a : a + jitter * identity);
+            var (lower, info) = linalg.cholesky_ex(jitter == 0 ? a : a.Plus(identity.Times(jitter)));
             if (info.item<int>() == 0) return new DenseCholesky(scope.MoveToOuter(lower), jitter);
         }
         throw new InvalidOperationException($"The {a.shape[0]}×{a.shape[0]} matrix is not positive definite even with a jitter of " +

@@ -33,7 +33,7 @@ internal static class Lanczos
         long n = a.Rows, k = start.shape[1];
         steps = (int)Math.Min(steps, n);
         Tensor q = start.to(ScalarType.Float64);
-        q = q / q.norm(0, true, 2).clamp_min(1e-300);
+        q = q / ScalarSafe.ColumnNorms(q, keepdim: true).AtLeast(1e-300);
         var basis = new List<Tensor> { q };
         var alphas = new List<Tensor>();
         var betas = new List<Tensor>();
@@ -47,9 +47,9 @@ internal static class Lanczos
             for (int pass = 0; pass < 2; pass++)
                 foreach (var previous in basis) w = w - previous * (w * previous).sum(dim: 0, keepdim: true);
             if (i == steps - 1) break;
-            Tensor beta = w.norm(0, true, 2);
+            Tensor beta = ScalarSafe.ColumnNorms(w, keepdim: true);
             betas.Add(step.MoveToOuter(beta.squeeze(0)));
-            basis.Add(step.MoveToOuter(where(beta > 1e-12, w / beta.clamp_min(1e-300), zeros_like(w))));
+            basis.Add(step.MoveToOuter(where(beta.Above(1e-12), w / beta.AtLeast(1e-300), zeros_like(w))));
         }
         Tensor alphaMatrix = stack(alphas.ToArray(), 1);
         Tensor betaMatrix = betas.Count == 0 ? zeros(k, 0, dtype: ScalarType.Float64) : stack(betas.ToArray(), 1);
@@ -66,13 +66,13 @@ internal static class Lanczos
     {
         using var scope = NewDisposeScope();
         var result = Tridiagonalize(a, probes, steps, cancellation);
-        Tensor squaredNorms = probes.to(ScalarType.Float64).square().sum(dim: 0);
+        Tensor squaredNorms = probes.to(ScalarType.Float64).Squared().sum(dim: 0);
         var samples = new double[probes.shape[1]];
         for (long j = 0; j < samples.Length; j++)
         {
             var (values, vectors) = linalg.eigh(result.Tridiagonal(j));
-            Tensor weights = vectors[0].square();
-            samples[j] = squaredNorms[j].item<double>() * (weights * values.clamp_min(1e-300).log()).sum().item<double>();
+            Tensor weights = vectors[0].Squared();
+            samples[j] = squaredNorms[j].item<double>() * (weights * values.AtLeast(1e-300).log()).sum().item<double>();
         }
         return samples;
     }

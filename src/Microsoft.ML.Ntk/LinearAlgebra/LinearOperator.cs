@@ -66,7 +66,7 @@ internal abstract class LinearOperator
 
     /// <summary>A + c I for a square operator.</summary>
     public LinearOperator WithAddedDiagonal(double value) =>
-        new AddedDiagonalOperator(this, full(Rows, value, dtype: DType, device: Device));
+        new AddedDiagonalOperator(this, ones(Rows, dtype: DType, device: Device).Times(value));
 
     public override string ToString() => $"{GetType().Name} [{Rows}×{Columns}]";
 

@@ -12,5 +12,5 @@ internal sealed class LowRankOperator(Tensor factor) : LinearOperator
     public override Device Device => Factor.device;
     protected override Tensor MultiplyCore(Tensor x) => Factor.matmul(Factor.t().matmul(x));
     protected override Tensor TransposedMultiplyCore(Tensor y) => MultiplyCore(y);
-    public override Tensor Diagonal() => Factor.square().sum(1);
+    public override Tensor Diagonal() => Factor.Squared().sum(1);
 }

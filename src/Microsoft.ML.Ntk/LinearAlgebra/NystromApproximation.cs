@@ -20,9 +20,9 @@ internal static class NystromApproximation
         Tensor sketch = linalg.qr(randn(n, rank, generator: generator, dtype: ScalarType.Float64)).Q;
         Tensor y = a.Multiply(sketch).to(ScalarType.Float64);
         double shift = Math.Sqrt(n) * 1e-7 * Math.Max(y.norm().item<double>(), 1e-300);
-        Tensor shifted = y + shift * sketch;
+        Tensor shifted = y.Plus(sketch.Times(shift));
         Tensor core = sketch.t().matmul(shifted);
-        Tensor c = linalg.cholesky(0.5 * (core + core.t()));
+        Tensor c = linalg.cholesky(core.Plus(core.t()).Times(0.5));
         Tensor factor = linalg.solve_triangular(c, shifted.t(), upper: false).t();
         return scope.MoveToOuter(factor);
     }

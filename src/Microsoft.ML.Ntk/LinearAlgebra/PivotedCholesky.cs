@@ -22,14 +22,14 @@ internal static class PivotedCholesky
         {
             long pivot = remaining.argmax().item<long>();
             double pivotValue = remaining[pivot].item<double>();
-            if (pivotValue <= 0 || remaining.clamp_min(0).sum().item<double>() <= relativeTolerance * initialTrace) break;
+            if (pivotValue <= 0 || remaining.AtLeast(0).sum().item<double>() <= relativeTolerance * initialTrace) break;
             Tensor unit = zeros(n, 1, dtype: a.DType, device: a.Device);
             unit[pivot, 0] = 1;
             Tensor column = a.Multiply(unit).to(ScalarType.Float64).squeeze(1);
             foreach (var previous in columns) column = column - previous * previous[pivot];
-            Tensor l = column / Math.Sqrt(pivotValue);
+            Tensor l = column.Over(Math.Sqrt(pivotValue));
             columns.Add(l);
-            remaining = remaining - l.square();
+            remaining = remaining - l.Squared();
             remaining[pivot] = 0;
         }
         return scope.MoveToOuter(columns.Count == 0 ? zeros(n, 0, dtype: ScalarType.Float64, device: a.Device) : stack(columns.ToArray(), 1));

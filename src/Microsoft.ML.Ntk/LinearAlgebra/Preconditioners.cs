@@ -11,7 +11,7 @@ internal interface IPreconditioner
 /// <summary>M = diag(A) (Jacobi).</summary>
 internal sealed class DiagonalPreconditioner(Tensor diagonal) : IPreconditioner
 {
-    private readonly Tensor inverse = 1.0 / diagonal.to(ScalarType.Float64).clamp_min(1e-300).unsqueeze(1);
+    private readonly Tensor inverse = diagonal.to(ScalarType.Float64).AtLeast(1e-300).unsqueeze(1).reciprocal();
 
     public Tensor Apply(Tensor residuals) => inverse * residuals;
 }
@@ -31,15 +31,15 @@ internal sealed class LowRankPlusNoisePreconditioner : IPreconditioner
         this.factor = factor.to(ScalarType.Float64);
         noise = noiseVariance;
         long r = this.factor.shape[1];
-        Tensor inner = this.factor.t().matmul(this.factor) + noise * eye(r, dtype: ScalarType.Float64, device: this.factor.device);
+        Tensor inner = this.factor.t().matmul(this.factor).Plus(eye(r, dtype: ScalarType.Float64, device: this.factor.device).Times(noise));
         innerCholesky = linalg.cholesky(inner);
     }
 
     public Tensor Apply(Tensor residuals)
     {
-        if (factor.shape[1] == 0) return residuals / noise;
+        if (factor.shape[1] == 0) return residuals.Over(noise);
         Tensor projected = cholesky_solve(factor.t().matmul(residuals), innerCholesky);
-        return (residuals - factor.matmul(projected)) / noise;
+        return (residuals - factor.matmul(projected)).Over(noise);
     }
 }
 

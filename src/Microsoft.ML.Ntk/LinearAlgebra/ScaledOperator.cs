@@ -11,7 +11,7 @@ internal sealed class ScaledOperator(LinearOperator inner, double factor) : Line
     public override long Columns => Inner.Columns;
     public override ScalarType DType => Inner.DType;
     public override Device Device => Inner.Device;
-    protected override Tensor MultiplyCore(Tensor x) => Factor * Inner.Multiply(x);
-    protected override Tensor TransposedMultiplyCore(Tensor y) => Factor * Inner.TransposedMultiply(y);
-    public override Tensor Diagonal() => Factor * Inner.Diagonal();
+    protected override Tensor MultiplyCore(Tensor x) => Inner.Multiply(x).Times(Factor);
+    protected override Tensor TransposedMultiplyCore(Tensor y) => Inner.TransposedMultiply(y).Times(Factor);
+    public override Tensor Diagonal() => Inner.Diagonal().Times(Factor);
 }

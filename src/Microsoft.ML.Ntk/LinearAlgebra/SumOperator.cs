@@ -19,7 +19,7 @@ internal sealed class SumOperator : LinearOperator
     public override long Columns => first.Columns;
     public override ScalarType DType => first.DType;
     public override Device Device => first.Device;
-    protected override Tensor MultiplyCore(Tensor x) => first.Multiply(x) + second.Multiply(x).to(DType);
-    protected override Tensor TransposedMultiplyCore(Tensor y) => first.TransposedMultiply(y) + second.TransposedMultiply(y).to(DType);
-    public override Tensor Diagonal() => first.Diagonal() + second.Diagonal().to(DType);
+    protected override Tensor MultiplyCore(Tensor x) => first.Multiply(x).Plus(second.Multiply(x).to(DType));
+    protected override Tensor TransposedMultiplyCore(Tensor y) => first.TransposedMultiply(y).Plus(second.TransposedMultiply(y).to(DType));
+    public override Tensor Diagonal() => first.Diagonal().Plus(second.Diagonal().to(DType));
 }

@@ -17,7 +17,7 @@ internal static class DiagonalBound
     /// <summary>The exact diagonal as [N, C] in float64, from each input's own parameter gradients.</summary>
     public static Tensor Exact(NetworkFunction head, PreparedInputs x, int batchSize) => PerOutputOverBatches(head, x, batchSize,
         (layers, signals, adapted) => layers.SelectMany((l, i) => l.Rule.PerExampleGradients(l.Module, l.Input, signals[i], adapted))
-                                            .Select(g => g.Gradient.to(ScalarType.Float64).flatten(1).square().sum(1)));
+                                            .Select(g => g.Gradient.to(ScalarType.Float64).flatten(1).Squared().sum(1)));
 
     /// <summary>Σ of per-layer [B] terms for every output, over batches: [N, C].</summary>
     private static Tensor PerOutputOverBatches(NetworkFunction head, PreparedInputs x, int batchSize,
@@ -32,7 +32,7 @@ internal static class DiagonalBound
             LayerSignals.ForEachOutput(head, batch, (_, layers, signals) =>
             {
                 Tensor total = zeros(batch.shape[0], dtype: ScalarType.Float64, device: batch.device);
-                foreach (var term in terms(layers, signals, adapted)) total.add_(term);
+                foreach (var term in terms(layers, signals, adapted)) total.Accumulate(term);
                 columns.Add(total.DetachFromDisposeScope());
             });
             Tensor block = stack(columns.ToArray(), 1);

@@ -37,7 +37,7 @@ internal sealed class DoubleVjpProducts(NetworkFunction network) : IJacobianProd
     private static Tensor InnerProduct(Tensor[] g, Tensor[] tangents, long j)
     {
         Tensor sum = (g[0] * tangents[0][j]).sum();
-        for (int i = 1; i < g.Length; i++) sum = sum + (g[i] * tangents[i][j]).sum();
+        for (int i = 1; i < g.Length; i++) sum = sum.Plus((g[i] * tangents[i][j]).sum());
         return sum;
     }
 }

@@ -117,7 +117,7 @@ internal sealed class LinearizedNetwork
         foreach (var (start, length) in batches)
         {
             using var batchScope = NewDisposeScope();
-            sum.add_(term(start, length).to(ScalarType.Float64));
+            sum.Accumulate(term(start, length).to(ScalarType.Float64));
         }
         return scope.MoveToOuter(sum.to(Parameters.DType));
     }

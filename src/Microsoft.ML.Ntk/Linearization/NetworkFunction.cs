@@ -5,17 +5,21 @@ namespace Microsoft.ML.Ntk.Linearization;
 
 /// <summary>
 /// The network as a function of its inputs and adapted parameters: f(x; θ) ∈ R^{B×C}, evaluated with the
-/// module in evaluation mode. Checks what the module gets and gives so that autograd never sees a surprise.
+/// module in evaluation mode. Checks what the module gets and gives so that autograd never sees a surprise. Networks of
+/// known layers are evaluated by their layer rules (the same arithmetic as the tangent passes, and none of TorchSharp's
+/// temporary Scalars, see <see cref="ScalarSafe"/>); other modules by their own forward.
 /// </summary>
 internal sealed class NetworkFunction
 {
     private readonly nn.IModule<Tensor, Tensor> callable;
+    private readonly bool knownLayers;
 
     public NetworkFunction(nn.Module module, AdaptedParameters parameters)
     {
         Module = module;
         callable = AsCallable(module);
         Parameters = parameters;
+        knownLayers = Tangents.TangentPropagation.FirstUnknown(module) is null;
     }
 
     /// <summary>The module: an nn.Module&lt;Tensor, Tensor&gt; or a TorchScript module.</summary>
@@ -26,7 +30,9 @@ internal sealed class NetworkFunction
     public Tensor Forward(Tensor x)
     {
         EnsureEvaluationMode(Module);
-        Tensor output = Guard(x, () => callable.call(x));
+        Tensor output = Guard(x, () => knownLayers
+            ? Tangents.TangentPropagation.Propagate(Module, x, null, new Tangents.PropagationContext(Parameters.Tensors)).Output
+            : callable.call(x));
         if (output.dim() == 1) output = output.unsqueeze(1);
         if (output.dim() != 2 || output.shape[0] != x.shape[0])
             throw new ArgumentException($"The network must map a batch of B inputs to B×C outputs; an input batch of shape " +

@@ -30,7 +30,7 @@ internal static class PerExampleJacobian
                     foreach (var (parameter, gradient) in layers[i].Rule.PerExampleGradients(layers[i].Module, layers[i].Input, signals[i], adapted))
                     {
                         var (offset, count) = parameters.RangeOf(parameter);
-                        rows.select(1, c).narrow(1, offset, count).add_(gradient.reshape(length, count));
+                        rows.select(1, c).narrow(1, offset, count).Accumulate(gradient.reshape(length, count));
                     }
             }));
             scope.Attach(rows!);

@@ -47,7 +47,7 @@ internal static class ReverseProducts
     {
         using var scope = NewDisposeScope();
         var norms = new List<Tensor>();
-        ForEachRow(network, x, row => norms.Add(row.to(ScalarType.Float64).square().sum()));
+        ForEachRow(network, x, row => norms.Add(row.to(ScalarType.Float64).Squared().sum()));
         return scope.MoveToOuter(stack(norms.ToArray()).reshape(x.Count, -1));
     }
 

@@ -37,7 +37,7 @@ internal static class StructuredKernel
             var (a1, d1, weight, bias) = f1[l];
             var (a2, d2, _, _) = f2[l];
             Tensor term = LinearRule.StructuredKernelTerm(a1, d1, a2, d2, weight, bias);
-            kernel = kernel is null ? term : kernel.add_(term);
+            kernel = kernel is null ? term : kernel.Accumulate(term);
         }
         return scope.MoveToOuter(kernel!);
     }
@@ -49,9 +49,9 @@ internal static class StructuredKernel
         Tensor? diagonal = null;
         foreach (var (a, d, weight, bias) in BatchedFeatures(head, parameters, x, batchSize))
         {
-            Tensor inputs = (weight ? a.square().sum(1) : zeros(a.shape[0], dtype: a.dtype, device: a.device)) + (bias ? 1.0 : 0.0);
-            Tensor term = d.square().sum(2) * inputs.unsqueeze(1);
-            diagonal = diagonal is null ? term : diagonal.add_(term);
+            Tensor inputs = (weight ? a.Squared().sum(1) : zeros(a.shape[0], dtype: a.dtype, device: a.device)) + (bias ? 1.0 : 0.0);
+            Tensor term = d.Squared().sum(2) * inputs.unsqueeze(1);
+            diagonal = diagonal is null ? term : diagonal.Accumulate(term);
         }
         return scope.MoveToOuter(diagonal!);
     }

@@ -35,6 +35,6 @@ internal sealed class ResidualBlock : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         Tensor main = bn2.forward(conv2.forward(nn.functional.relu(bn1.forward(conv1.forward(x)))));
-        return scope.MoveToOuter(nn.functional.relu(main + shortcut.forward(x)));
+        return scope.MoveToOuter(nn.functional.relu(main.Plus(shortcut.forward(x))));
     }
 }

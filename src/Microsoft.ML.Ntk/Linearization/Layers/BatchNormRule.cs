@@ -23,7 +23,7 @@ internal sealed class BatchNormRule : LayerRule
                                                                   training: false, eps: norm.eps));
         context.RecordLayer?.Invoke(norm, a, y);
         context.Enter(norm.weight, norm.bias);
-        Tensor scale = (norm.running_var! + norm.eps).rsqrt();
+        Tensor scale = norm.running_var!.PlusConstant(norm.eps).rsqrt();
         if (norm.weight is not null) scale = scale * norm.weight;
         Tensor? normalized = context.IsAdapted(norm.weight) ? context.Primal(() => Normalized(norm, a), differentiable: false) : null;
 
@@ -44,5 +44,5 @@ internal sealed class BatchNormRule : LayerRule
 
     /// <summary>(a − μ) / sqrt(σ² + ε) of a batch norm in evaluation mode.</summary>
     private static Tensor Normalized(BatchNorm norm, Tensor a) =>
-        (a - LayerShapes.PerChannel(norm.running_mean!, a)) * LayerShapes.PerChannel((norm.running_var! + norm.eps).rsqrt(), a);
+        a.Minus(LayerShapes.PerChannel(norm.running_mean!, a)) * LayerShapes.PerChannel(norm.running_var!.PlusConstant(norm.eps).rsqrt(), a);
 }

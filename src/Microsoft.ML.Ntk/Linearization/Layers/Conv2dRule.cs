@@ -69,8 +69,8 @@ internal sealed class Conv2dRule : LayerRule
         delta = delta.to(ScalarType.Float64);
         Tensor total = zeros(a.shape[0], dtype: ScalarType.Float64, device: a.device);
         if (adapted(conv.weight))
-            total.add_((delta.square().sum(1, keepdim: true).sqrt() * PatchNorms(conv, a)).sum(new long[] { 1, 2, 3 }).square());
-        if (adapted(conv.bias)) total.add_(delta.sum(new long[] { 2, 3 }).square().sum(1));
+            total.Accumulate((delta.Squared().sum(1, keepdim: true).sqrt() * PatchNorms(conv, a)).sum(new long[] { 1, 2, 3 }).Squared());
+        if (adapted(conv.bias)) total.Accumulate(delta.sum(new long[] { 2, 3 }).Squared().sum(1));
         return total;
     }
 
@@ -78,6 +78,6 @@ internal sealed class Conv2dRule : LayerRule
     private static Tensor PatchNorms(Conv2d conv, Tensor a)
     {
         Tensor ones = torch.ones(1, a.shape[1], conv.kernel_size[0], conv.kernel_size[1], dtype: a.dtype, device: a.device);
-        return nn.functional.conv2d(a.square(), ones, null, conv.stride, LayerShapes.ExplicitPadding(conv), conv.dilation, 1).sqrt();
+        return nn.functional.conv2d(a.Squared(), ones, null, conv.stride, LayerShapes.ExplicitPadding(conv), conv.dilation, 1).sqrt();
     }
 }

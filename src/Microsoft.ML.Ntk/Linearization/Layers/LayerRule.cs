@@ -40,7 +40,7 @@ internal abstract class LayerRule
     {
         Tensor total = zeros(a.shape[0], dtype: ScalarType.Float64, device: a.device);
         foreach (var (_, gradient) in PerExampleGradients(module, a, delta, adapted))
-            total.add_(gradient.to(ScalarType.Float64).flatten(1).square().sum(1));
+            total.Accumulate(gradient.to(ScalarType.Float64).flatten(1).Squared().sum(1));
         return total;
     }
 }

@@ -32,7 +32,7 @@ internal static class LayerShapes
     /// <summary>Sums a [B, C, ...] tensor over its positions.</summary>
     public static Tensor SumOverPositions(Tensor x) => x.dim() <= 2 ? x : x.sum(Positions(x));
 
-    internal static Tensor? Add(Tensor? x, Tensor? y) => x is null ? y : y is null ? x : x + y;
+    internal static Tensor? Add(Tensor? x, Tensor? y) => x is null ? y : y is null ? x : x.Plus(y);
 
     /// <summary>Conv2d padding as numbers; 'same' is symmetric only for odd effective kernel sizes, else null.</summary>
     public static long[]? ExplicitPadding(Conv2d conv)

@@ -50,8 +50,8 @@ internal sealed class LinearRule : LayerRule
         Tensor d = delta.to(ScalarType.Float64).reshape(delta.shape[0], -1, delta.shape[^1]);
         Tensor input = a.to(ScalarType.Float64).reshape(a.shape[0], -1, a.shape[^1]);
         Tensor total = zeros(a.shape[0], dtype: ScalarType.Float64, device: a.device);
-        if (adapted(layer.weight)) total.add_((d.square().sum(-1).sqrt() * input.square().sum(-1).sqrt()).sum(1).square());
-        if (adapted(layer.bias)) total.add_(d.sum(1).square().sum(1));
+        if (adapted(layer.weight)) total.Accumulate((d.Squared().sum(-1).sqrt() * input.Squared().sum(-1).sqrt()).sum(1).Squared());
+        if (adapted(layer.bias)) total.Accumulate(d.sum(1).Squared().sum(1));
         return total;
     }
 
@@ -64,7 +64,7 @@ internal sealed class LinearRule : LayerRule
         long c = d1.shape[1];
         Tensor signals = d1.flatten(0, 1).matmul(d2.flatten(0, 1).t());                 // [N1·C, N2·C]
         Tensor inputs = weight ? a1.matmul(a2.t()) : zeros(a1.shape[0], a2.shape[0], dtype: a1.dtype, device: a1.device);
-        if (bias) inputs = inputs + 1.0;
+        if (bias) inputs = inputs.PlusConstant(1.0);
         return signals * inputs.repeat_interleave(c, 0).repeat_interleave(c, 1);
     }
 }

@@ -19,7 +19,7 @@ internal sealed class ResidualBlockRule : LayerRule
         (h, hDot) = TangentPropagation.Propagate(block.conv2, h, hDot, context);
         (h, hDot) = TangentPropagation.Propagate(block.bn2, h, hDot, context);
         var (s, sDot) = TangentPropagation.Propagate(block.shortcut, a, aDot, context);
-        Tensor sum = context.Primal(() => h + s);
+        Tensor sum = context.Primal(() => h.Plus(s));
         return ActivationDerivatives.Relu(sum, LayerShapes.Add(hDot, sDot), context);
     }
 }

@@ -15,13 +15,13 @@ internal static class ActivationDerivatives
         Apply(a, aDot, context, () => Evaluate(module, a));
 
     public static (Tensor, Tensor?) Relu(Tensor a, Tensor? aDot, PropagationContext context) =>
-        Apply(a, aDot, context, () => (nn.functional.relu(a), () => (a > 0).to(a.dtype)));
+        Apply(a, aDot, context, () => (nn.functional.relu(a), () => a.Above(0).to(a.dtype)));
 
     /// <summary>The activation's output and a function that gives its slope σ'(a).</summary>
     public static (Tensor Output, Func<Tensor> Slope) Evaluate(nn.Module module, Tensor a) => module switch
     {
-        ReLU => (nn.functional.relu(a), () => (a > 0).to(a.dtype)),
-        LeakyReLU leaky => (nn.functional.leaky_relu(a, leaky.negative_slope), () => where(a > 0, ones_like(a), full_like(a, leaky.negative_slope))),
+        ReLU => (nn.functional.relu(a), () => a.Above(0).to(a.dtype)),
+        LeakyReLU leaky => (where(a.Above(0), a, a.Times(leaky.negative_slope)), () => where(a.Above(0), ones_like(a), ScalarSafe.FullLike(a, leaky.negative_slope))),
         TorchSharp.Modules.Tanh => Tanh(a),
         TorchSharp.Modules.Sigmoid => Sigmoid(a),
         ELU elu => Elu(a, elu.alpha),
@@ -49,48 +49,50 @@ internal static class ActivationDerivatives
     private static (Tensor, Func<Tensor>) Tanh(Tensor a)
     {
         Tensor y = a.tanh();
-        return (y, () => 1 - y.square());
+        return (y, () => y.Squared().ConstantMinus(1));
     }
 
     private static (Tensor, Func<Tensor>) Sigmoid(Tensor a)
     {
         Tensor y = a.sigmoid();
-        return (y, () => y * (1 - y));
+        return (y, () => y * y.ConstantMinus(1));
     }
 
     /// <summary>α(exp(a) − 1) below zero, whose derivative there is y + α.</summary>
     private static (Tensor, Func<Tensor>) Elu(Tensor a, double alpha)
     {
-        Tensor y = nn.functional.elu(a, alpha);
-        return (y, () => where(a > 0, ones_like(a), y + alpha));
+        Tensor y = where(a.Above(0), a, a.AtMost(0).expm1().Times(alpha));   // clamped: no overflow in the branch not taken
+        return (y, () => where(a.Above(0), ones_like(a), y.PlusConstant(alpha)));
     }
 
     /// <summary>a Φ(a): derivative Φ(a) + a φ(a).</summary>
     private static (Tensor, Func<Tensor>) Gelu(Tensor a)
     {
-        Tensor cdf = 0.5 * (1 + special.erf(a / Math.Sqrt(2)));
-        return (a * cdf, () => cdf + a * (-0.5 * a.square()).exp() / Math.Sqrt(2 * Math.PI));
+        Tensor cdf = special.erf(a.Over(Math.Sqrt(2))).PlusConstant(1).Times(0.5);
+        return (a * cdf, () => cdf.Plus((a * a.Squared().Times(-0.5).exp()).Over(Math.Sqrt(2 * Math.PI))));
     }
 
     /// <summary>0.5 a (1 + tanh u), u = sqrt(2/π)(a + 0.044715 a³).</summary>
     private static (Tensor, Func<Tensor>) GeluTanh(Tensor a)
     {
         double c = Math.Sqrt(2 / Math.PI);
-        Tensor t = (c * (a + 0.044715 * a.pow(3))).tanh();
-        return (0.5 * a * (1 + t), () => 0.5 * (1 + t) + 0.5 * a * (1 - t.square()) * c * (1 + 3 * 0.044715 * a.square()));
+        Tensor t = a.Plus(a.Power(3).Times(0.044715)).Times(c).tanh();
+        Tensor onePlusT = t.PlusConstant(1);
+        return (a.Times(0.5) * onePlusT,
+                () => onePlusT.Times(0.5).Plus(a.Times(0.5 * c) * t.Squared().ConstantMinus(1) * a.Squared().Times(3 * 0.044715).PlusConstant(1)));
     }
 
     /// <summary>a σ(a): derivative σ(a)(1 + a(1 − σ(a))).</summary>
     private static (Tensor, Func<Tensor>) Silu(Tensor a)
     {
         Tensor s = a.sigmoid();
-        return (a * s, () => s * (1 + a * (1 - s)));
+        return (a * s, () => s * (a * s.ConstantMinus(1)).PlusConstant(1));
     }
 
     /// <summary>log(1 + exp(βa))/β, linear where βa exceeds the threshold: derivative σ(βa) or 1.</summary>
     private static (Tensor, Func<Tensor>) Softplus(Tensor a, double beta, double threshold)
     {
-        Tensor y = nn.functional.softplus(a, beta, threshold);
-        return (y, () => where(a * beta > threshold, ones_like(a), (a * beta).sigmoid()));
+        Tensor y = where(a.Times(beta).Above(threshold), a, a.Times(beta).AtMost(threshold).exp().log1p().Over(beta));
+        return (y, () => where(a.Times(beta).Above(threshold), ones_like(a), a.Times(beta).sigmoid()));
     }
 }
