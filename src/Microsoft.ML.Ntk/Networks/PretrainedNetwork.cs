@@ -179,6 +179,7 @@ public sealed class PretrainedNetwork
 
     private static nn.Module LoadTorchScript(string path, string? what = null)
     {
+        TorchScriptArchive.Check(path, what ?? $"'{path}'");
         try
         {
             return jit.load<Tensor, Tensor>(path);
