@@ -17,55 +17,20 @@ namespace Microsoft.ML.Ntk.Benchmarks;
 [Config(typeof(ProductsConfig))]
 public class PerRowPredictionBenchmarks
 {
-    private const int Classes = 5;
+    private const int Classes = SmallCnnModel.Classes;
     private nn.Module<Tensor, Tensor> module = null!;
     private ClassificationPosterior posterior = null!;
     private Tensor row = null!;
-    private PredictionEngine<ImageRow, ImageScore> engine = null!;
-    private ImageRow mlRow = null!;
-
-    public sealed class ImageRow
-    {
-        [VectorType(3 * 16 * 16)] public float[] Features { get; set; } = Array.Empty<float>();
-        public string Class { get; set; } = "";
-    }
-
-    public sealed class ImageScore
-    {
-        public float[] Score { get; set; } = Array.Empty<float>();
-    }
+    private PredictionEngine<SmallCnnModel.ImageRow, SmallCnnModel.ImageScore> engine = null!;
+    private SmallCnnModel.ImageRow mlRow = null!;
 
     [GlobalSetup]
     public void Setup()
     {
         Threads.Set();
-        manual_seed(0);
-        var architecture = NetworkArchitecture.SmallCnn(3, 16, 16, Classes);
-        var source = architecture.CreateModule();
-        string path = Path.Combine(Path.GetTempPath(), $"ntk-bench-cnn-{Environment.ProcessId}.bin");
-        source.save(path);
-        module = architecture.CreateModule();
-        module.load(path);
-        module.to(ScalarType.Float64);
-        module.eval();
-        Tensor x = rand(250, 3, 16, 16, dtype: ScalarType.Float64), y = randint(0, Classes, 250, dtype: ScalarType.Int64);
-        posterior = GaussianProcessClassification.Fit(new LinearizedNetwork(module, ParameterSelection.All), x, y, new ClassificationSettings(PriorVariance: 1e-2));
-        row = rand(1, 3, 16, 16, dtype: ScalarType.Float64);
-        posterior.Predict(row);                                          // builds the projected training Jacobian once
-
-        var ml = new MLContext(seed: 1);
-        var rows = Enumerable.Range(0, 250).Select(i => new ImageRow
-        {
-            Features = x[i].to(ScalarType.Float32).reshape(-1).data<float>().ToArray(), Class = "c" + y[i].item<long>(),
-        }).ToArray();
-        var view = ml.Data.LoadFromEnumerable(rows);
-        var model = ml.Transforms.Conversion.MapValueToKey("Label", nameof(ImageRow.Class))
-            .Append(ml.MulticlassClassification.Trainers.Ntk(new NtkMulticlassTrainer.Options
-            {
-                Network = PretrainedNetwork.FromArchitecture(architecture, path), PriorVariance = 1e-2,
-            })).Fit(view);
-        engine = ml.Model.CreatePredictionEngine<ImageRow, ImageScore>(model);
-        mlRow = rows[0];
+        var fitted = SmallCnnModel.Fit();
+        (module, posterior, row, mlRow) = (fitted.Module, fitted.Posterior, fitted.Row, fitted.MlRow);
+        engine = fitted.Engine();
         engine.Predict(mlRow);
     }
 

@@ -5,11 +5,12 @@ namespace Microsoft.ML.Ntk.MLNet;
 
 /// <summary>
 /// A decoded model that predicts one row at a time for ML.NET's mappings. One instance serves every thread of a loaded
-/// model: predictions are serialized by a lock, since the linearized network keeps per-call state in its module.
+/// model at once, without a lock: the posterior and the network are only read by a prediction (every per-call value, the
+/// prepared inputs, Jacobian rows and autograd graphs, belongs to that call), and the projected training Jacobian is built
+/// once under its own lazy initialization.
 /// </summary>
 internal sealed class NtkPredictor
 {
-    private readonly object gate = new();
     private readonly InputLayout layout;
     private readonly string featureColumn;
     private readonly RegressionPosterior? regression;
@@ -36,12 +37,9 @@ internal sealed class NtkPredictor
     {
         var posterior = regression ?? throw new InvalidOperationException("This Ntk model is a multiclass model, not a regression one.");
         CheckLength(features);
-        lock (gate)
-        {
-            using var scope = NewDisposeScope();
-            var prediction = posterior.Predict(layout.ToInputs(features, 1).to(posterior.Network.Parameters.Device));
-            return ((float)prediction.Mean[0, 0].item<double>(), (float)prediction.PredictiveVariance[0, 0].item<double>());
-        }
+        using var scope = NewDisposeScope();
+        var prediction = posterior.Predict(layout.ToInputs(features, 1).to(posterior.Network.Parameters.Device));
+        return ((float)prediction.Mean[0, 0].item<double>(), (float)prediction.PredictiveVariance[0, 0].item<double>());
     }
 
     /// <summary>Writes class probabilities and latent variances into the first K slots; returns the most probable class's name.</summary>
@@ -49,18 +47,15 @@ internal sealed class NtkPredictor
     {
         var posterior = classification ?? throw new InvalidOperationException("This Ntk model is a regression model, not a multiclass one.");
         CheckLength(features);
-        lock (gate)
+        using var scope = NewDisposeScope();
+        var prediction = posterior.Predict(layout.ToInputs(features, 1).to(posterior.Network.Parameters.Device));
+        double[] p = prediction.Probabilities[0].cpu().data<double>().ToArray(), v = prediction.LatentVariance[0].cpu().data<double>().ToArray();
+        for (int c = 0; c < p.Length; c++)
         {
-            using var scope = NewDisposeScope();
-            var prediction = posterior.Predict(layout.ToInputs(features, 1).to(posterior.Network.Parameters.Device));
-            double[] p = prediction.Probabilities[0].cpu().data<double>().ToArray(), v = prediction.LatentVariance[0].cpu().data<double>().ToArray();
-            for (int c = 0; c < p.Length; c++)
-            {
-                scores[c] = (float)p[c];
-                variances[c] = (float)v[c];
-            }
-            return classNames[Array.IndexOf(p, p.Max())];
+            scores[c] = (float)p[c];
+            variances[c] = (float)v[c];
         }
+        return classNames[Array.IndexOf(p, p.Max())];
     }
 
     /// <summary>The row's length, and finite values: training refuses NaN and infinity, and so does prediction.</summary>

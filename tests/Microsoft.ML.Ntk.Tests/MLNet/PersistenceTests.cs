@@ -71,6 +71,61 @@ public class PersistenceTests
                 Assert.Equal(sequential[(i + 13 * t) % inputs.Length], parallel[t][i]);
     }
 
+    private sealed class ImageRow
+    {
+        [Microsoft.ML.Data.VectorType(3 * 8 * 8)] public float[] Features { get; set; } = Array.Empty<float>();
+        public string Class { get; set; } = "";
+    }
+
+    private sealed class ImageScores
+    {
+        public float[] Score { get; set; } = Array.Empty<float>();
+        public float[] Variance { get; set; } = Array.Empty<float>();
+    }
+
+    /// <summary>
+    /// Without a lock, threads predict at once through a CNN posterior (per-example Jacobians, the projected training Jacobian
+    /// built lazily by whichever thread comes first): every thread's probabilities and variances equal a sequential run's, bit for bit.
+    /// </summary>
+    [Fact]
+    public void ThreadsPredictAtOnceThroughACnnWithSequentialResults()
+    {
+        using var folder = new TemporaryFolder();
+        var architecture = NetworkArchitecture.SmallCnn(3, 8, 8, 3);
+        TorchSharp.torch.manual_seed(3);
+        string weights = Path.Combine(folder.Path, "cnn.bin");
+        architecture.CreateModule().save(weights);
+        var random = new Random(4);
+        ImageRow[] Rows(int n) => Enumerable.Range(0, n).Select(i => new ImageRow
+        {
+            Features = Enumerable.Range(0, 3 * 8 * 8).Select(_ => (float)random.NextDouble()).ToArray(), Class = "c" + (i % 3),
+        }).ToArray();
+        var ml = new MLContext(seed: 1);
+        var train = ml.Data.LoadFromEnumerable(Rows(24));
+        var model = ml.Transforms.Conversion.MapValueToKey("Label", nameof(ImageRow.Class))
+            .Append(ml.MulticlassClassification.Trainers.Ntk(new NtkMulticlassTrainer.Options
+            {
+                Network = PretrainedNetwork.FromArchitecture(architecture, weights), PriorVariance = 0.1,
+            })).Fit(train);
+        string path = Path.Combine(folder.Path, "cnn-model.zip");
+        ml.Model.Save(model, train.Schema, path);
+        var inputs = Rows(40);
+
+        var concurrent = ml.Model.Load(path, out _);
+        var parallel = new float[4][][];
+        Parallel.For(0, 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, t =>
+        {
+            var engine = ml.Model.CreatePredictionEngine<ImageRow, ImageScores>(concurrent);
+            parallel[t] = Enumerable.Range(0, inputs.Length).Select(i => engine.Predict(inputs[(i + 7 * t) % inputs.Length]))
+                                    .Select(p => p.Score.Concat(p.Variance).ToArray()).ToArray();
+        });
+        var sequentialEngine = ml.Model.CreatePredictionEngine<ImageRow, ImageScores>(ml.Model.Load(path, out _));
+        var sequential = inputs.Select(r => sequentialEngine.Predict(r)).Select(p => p.Score.Concat(p.Variance).ToArray()).ToArray();
+        for (int t = 0; t < 4; t++)
+            for (int i = 0; i < inputs.Length; i++)
+                Assert.Equal(sequential[(i + 7 * t) % inputs.Length].Select(BitConverter.SingleToInt32Bits), parallel[t][i].Select(BitConverter.SingleToInt32Bits));
+    }
+
     [Fact]
     public void RegressionEvaluateAndCrossValidateWork()
     {
