@@ -15,6 +15,13 @@ internal static class ScalarSafe
 {
     private static readonly Scalar One = 1.0.ToScalar();
 
+    /// <summary>Runs an operation with c as an explicit Scalar, disposed after the call (so alive during it).</summary>
+    private static Tensor With(double c, Func<Scalar, Tensor> operation)
+    {
+        using var s = c.ToScalar();
+        return operation(s);
+    }
+
     /// <summary>a + b.</summary>
     public static Tensor Plus(this Tensor a, Tensor b) => a.add(b, One);
 
@@ -28,67 +35,31 @@ internal static class ScalarSafe
     public static Tensor Squared(this Tensor a) => a * a;
 
     /// <summary>a · c.</summary>
-    public static Tensor Times(this Tensor a, double c)
-    {
-        using var s = c.ToScalar();
-        return a.mul(s);
-    }
+    public static Tensor Times(this Tensor a, double c) => With(c, s => a.mul(s));
 
     /// <summary>a / c.</summary>
-    public static Tensor Over(this Tensor a, double c)
-    {
-        using var s = c.ToScalar();
-        return a.div(s);
-    }
+    public static Tensor Over(this Tensor a, double c) => With(c, s => a.div(s));
 
     /// <summary>a + c.</summary>
-    public static Tensor PlusConstant(this Tensor a, double c)
-    {
-        using var s = c.ToScalar();
-        return a.add(s, One);
-    }
+    public static Tensor PlusConstant(this Tensor a, double c) => With(c, s => a.add(s, One));
 
     /// <summary>a += c, in place.</summary>
-    public static Tensor AccumulateConstant(this Tensor a, double c)
-    {
-        using var s = c.ToScalar();
-        return a.add_(s, One);
-    }
+    public static Tensor AccumulateConstant(this Tensor a, double c) => With(c, s => a.add_(s, One));
 
     /// <summary>c − a.</summary>
-    public static Tensor ConstantMinus(this Tensor a, double c)
-    {
-        using var s = c.ToScalar();
-        return a.neg().add(s, One);
-    }
+    public static Tensor ConstantMinus(this Tensor a, double c) => With(c, s => a.neg().add(s, One));
 
     /// <summary>aᵖ.</summary>
-    public static Tensor Power(this Tensor a, double p)
-    {
-        using var s = p.ToScalar();
-        return a.pow(s);
-    }
+    public static Tensor Power(this Tensor a, double p) => With(p, s => a.pow(s));
 
     /// <summary>max(a, c).</summary>
-    public static Tensor AtLeast(this Tensor a, double c)
-    {
-        using var s = c.ToScalar();
-        return a.clamp_min(s);
-    }
+    public static Tensor AtLeast(this Tensor a, double c) => With(c, s => a.clamp_min(s));
 
     /// <summary>min(a, c).</summary>
-    public static Tensor AtMost(this Tensor a, double c)
-    {
-        using var s = c.ToScalar();
-        return a.clamp_max(s);
-    }
+    public static Tensor AtMost(this Tensor a, double c) => With(c, s => a.clamp_max(s));
 
     /// <summary>Whether each element exceeds c.</summary>
-    public static Tensor Above(this Tensor a, double c)
-    {
-        using var s = c.ToScalar();
-        return a.gt(s);
-    }
+    public static Tensor Above(this Tensor a, double c) => With(c, s => a.gt(s));
 
     /// <summary>The Euclidean norm of each column of a [n, k] matrix: [k], or [1, k] with <paramref name="keepdim"/>.</summary>
     public static Tensor ColumnNorms(Tensor a, bool keepdim = false)
@@ -98,16 +69,8 @@ internal static class ScalarSafe
     }
 
     /// <summary>Whether each element is below c.</summary>
-    public static Tensor Below(this Tensor a, double c)
-    {
-        using var s = c.ToScalar();
-        return a.lt(s);
-    }
+    public static Tensor Below(this Tensor a, double c) => With(c, s => a.lt(s));
 
     /// <summary>A tensor like a filled with c.</summary>
-    public static Tensor FullLike(Tensor a, double c)
-    {
-        using var s = c.ToScalar();
-        return full_like(a, s);
-    }
+    public static Tensor FullLike(Tensor a, double c) => With(c, s => full_like(a, s));
 }
