@@ -18,10 +18,12 @@ internal static class StrategyChoice
 
     /// <summary>
     /// The most bytes the softmax Laplace posterior may hold in n × n float64 matrices: the kernel, the matrix B and its
-    /// Cholesky factor, and two temporaries while B is formed, five in all (n = 9,000 at 3 GiB). Its cost grows as n³/3
-    /// flops per Newton step (about 1.7 s at n = 9,000 on two cores).
+    /// Cholesky factor, and two temporaries while B is formed, five in all (n = 11,500 at 5 GiB, what the dense regression
+    /// already takes at n = 5,000). Its cost grows as n³/3 flops per Newton step (about 1.7 s at n = 9,000 on two cores);
+    /// with independent outputs the evidence search costs C factorizations of N × N per step instead, and only the final
+    /// mode one of n × n.
     /// </summary>
-    public const long LaplaceMemoryBudget = 3L << 30;
+    public const long LaplaceMemoryBudget = 5L << 30;
 
     /// <summary>n × n float64 matrices the softmax Laplace fit holds at once.</summary>
     private const int LaplaceMatrices = 5;

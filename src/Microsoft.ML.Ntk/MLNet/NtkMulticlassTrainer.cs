@@ -65,7 +65,8 @@ public sealed class NtkMulticlassTrainer : IEstimator<NtkMulticlassTransformer>
                                             "they must be equal (one output per class, in the label's key order).");
             Tensor labels = tensor(data.Classes, dtype: ScalarType.Int64).to(network.Parameters.Device);
             var settings = new ClassificationSettings(options.Likelihood, options.Mean, options.PriorVariance, options.NoiseVariance,
-                                                      options.PredictiveApproximation, options.MonteCarloSamples, options.Seed, solver, Strategy: options.Strategy);
+                                                      options.PredictiveApproximation, options.MonteCarloSamples, options.Seed, solver,
+                                                      IndependentOutputs: options.IndependentOutputs, Strategy: options.Strategy);
             var posterior = GaussianProcessClassification.Fit(network, inputs, labels, settings);
             return new FitRun.Posterior(posterior.Report, stream => PosteriorSerializer.Write(stream, posterior));
         });

@@ -46,6 +46,13 @@ public abstract class NtkTrainerOptions
     /// <summary>The prior mean of the outputs: the pretrained network's outputs (default), a learned constant, or zero.</summary>
     public PriorMean Mean = PriorMean.Network;
 
+    /// <summary>
+    /// Whether each output gets its own kernel, as if it had its own copy of the adapted parameters (the reference's choice),
+    /// instead of the full kernel with its cross-output terms (the default). For the softmax likelihood it makes the evidence
+    /// search cost C factorizations of N × N per Newton step instead of one of N·C × N·C. The weight-space strategy refuses it.
+    /// </summary>
+    public bool IndependentOutputs;
+
     /// <summary>How the posterior is computed; Auto chooses from the data size, the parameter count and memory.</summary>
     public InferenceStrategy Strategy = InferenceStrategy.Auto;
 
@@ -87,6 +94,9 @@ public abstract class NtkTrainerOptions
         CheckDefined(Mean, nameof(Mean));
         CheckDefined(Strategy, nameof(Strategy));
         CheckDefined(TangentMode, nameof(TangentMode));
+        if (IndependentOutputs && Strategy == InferenceStrategy.WeightSpace)
+            throw new ArgumentException("IndependentOutputs needs one copy of the parameters per output, which the weight-space strategy " +
+                                        "does not build; use Dense, FunctionSpace or Auto.", nameof(IndependentOutputs));
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be positive.");
         if (InputShape is { } shape && (shape.Length == 0 || shape.Any(d => d <= 0)))
             throw new ArgumentOutOfRangeException(nameof(InputShape), $"[{string.Join(", ", shape)}]", "Every InputShape dimension must be positive.");

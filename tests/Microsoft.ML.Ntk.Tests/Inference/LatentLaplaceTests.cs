@@ -50,6 +50,33 @@ public class LatentLaplaceTests
                     $"{name} evidence {mode.Evidence:R} against {evidence:R}");
     }
 
+    /// <summary>Independent outputs: the block solver (C factorizations of N × N) finds the mode and evidence of the masked kernel.</summary>
+    [Theory]
+    [InlineData("cnn-batchnorm", true, 0.8)]
+    [InlineData("mlp-tanh", false, 5.0)]
+    [InlineData("resnet", true, 0.05)]
+    public void TheBlockSolverEqualsTheLatentSolverOnTheMaskedKernel(string name, bool networkMean, double s2)
+    {
+        var test = TestNetworks.Create(name);
+        manual_seed(76);
+        var network = new LinearizedNetwork(test.Network, ParameterSelection.All, TangentMode.Auto, batchSize: 2);
+        using var x = network.Prepare(test.Inputs);
+        Tensor f0 = network.Output(x).to(ScalarType.Float64);
+        long n = f0.shape[0], c = f0.shape[1];
+        Tensor onehot = nn.functional.one_hot(randint(0, c, n, dtype: ScalarType.Int64), c).to(ScalarType.Float64);
+        Tensor prior = networkMean ? f0 : zeros_like(f0);
+        Tensor kernel = OutputCoupling.Independent(network.Kernel(x, x), c);
+        Tensor blocks = kernel.reshape(n, c, n, c).diagonal(0, 1, 3).permute(2, 0, 1).contiguous();
+        var tight = new SolverSettings(Tolerance: 1e-12, MaxIterations: 5000);
+
+        var coupled = LatentLaplace.Solve(kernel, prior, onehot, s2, tight);
+        var independent = IndependentLaplace.Solve(blocks, prior, onehot, s2, tight);
+        Assert.True(independent.Converged, $"gradient {independent.GradientNorm:E2} after {independent.NewtonIterations} iterations");
+        Tolerances.AssertClose(independent.Weights, coupled.Weights, AgreementTolerance, $"{name} mode weights");
+        Assert.True(Math.Abs(independent.Evidence - coupled.Evidence) <= AgreementTolerance * Math.Max(1, Math.Abs(coupled.Evidence)),
+                    $"{name} evidence {independent.Evidence:R} against {coupled.Evidence:R}");
+    }
+
     [Fact]
     public void ALongSolveKeepsNoTensorsOfItsIterations()
     {

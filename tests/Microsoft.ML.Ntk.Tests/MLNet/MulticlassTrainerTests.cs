@@ -55,12 +55,18 @@ public class MulticlassTrainerTests
         }
     }
 
-    [Fact]
-    public void ProbabilitiesEqualTheInferenceLayersOnTheSameData()
+    [Theory]
+    [InlineData(false, 0.5)]
+    [InlineData(true, 0.5)]
+    [InlineData(true, null)]
+    public void ProbabilitiesEqualTheInferenceLayersOnTheSameData(bool independentOutputs, double? priorVariance)
     {
         using var folder = new TemporaryFolder();
         var network = NtkTestData.Mlp(folder, outputs: 3);
-        var (ml, train, test, pipeline) = Setup(folder, new NtkMulticlassTrainer.Options { Network = network, PriorVariance = 0.5 });
+        var (ml, train, test, pipeline) = Setup(folder, new NtkMulticlassTrainer.Options
+        {
+            Network = network, PriorVariance = priorVariance, IndependentOutputs = independentOutputs,
+        });
         var rows = ml.Data.CreateEnumerable<ClassScore>(pipeline.Fit(train).Transform(test), reuseRowObject: false).ToArray();
 
         var trainRows = NtkTestData.Classes(60, seed: 4);
@@ -68,7 +74,8 @@ public class MulticlassTrainerTests
         var linearized = NtkModelState.Linearize(network.CreateCopy(), ParameterSelection.All, TangentMode.Auto, 256, TorchSharp.torch.CPU);
         Tensor x = tensor(trainRows.SelectMany(r => r.Features).ToArray()).to(ScalarType.Float64).reshape(trainRows.Length, 2);
         Tensor labels = tensor(trainRows.Select(r => (long)Array.IndexOf(order, r.Class)).ToArray());
-        var posterior = GaussianProcessClassification.Fit(linearized, x, labels, new ClassificationSettings(PriorVariance: 0.5));
+        var posterior = GaussianProcessClassification.Fit(linearized, x, labels,
+                                                          new ClassificationSettings(PriorVariance: priorVariance, IndependentOutputs: independentOutputs));
         var testRows = NtkTestData.Classes(40, seed: 5);
         var expected = posterior.Predict(tensor(testRows.SelectMany(r => r.Features).ToArray()).to(ScalarType.Float64).reshape(testRows.Length, 2));
 

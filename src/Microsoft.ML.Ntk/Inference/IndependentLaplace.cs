@@ -1,0 +1,128 @@
+using Microsoft.ML.Ntk.LinearAlgebra;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Ntk.Inference;
+
+/// <summary>The softmax mode with independent outputs, found by <see cref="IndependentLaplace"/>, and its Laplace evidence.</summary>
+internal sealed record IndependentMode(Tensor Weights, double Objective, double LogDeterminant, int NewtonIterations, double GradientNorm,
+                                       double InitialGradientNorm, bool Converged)
+{
+    public double Evidence => -Objective - 0.5 * LogDeterminant;
+}
+
+/// <summary>
+/// The softmax Laplace mode when the outputs' kernels are independent (one N × N block K_c per class): the multi-class
+/// Laplace of Rasmussen and Williams (Algorithm 3.3), which needs C Cholesky factorizations of N × N and one more of
+/// Σ_c E_c per Newton step instead of one of N·C × N·C. With D_c = diag(p_c), B_c = I + s² D_c^½ K_c D_c^½ = L_c L_cᵀ and
+/// E_c = D_c^½ B_c⁻¹ D_c^½, M Mᵀ = Σ_c E_c: the Newton update a ← (I + W K)⁻¹ b is b − c + E R (M Mᵀ)⁻¹ Rᵀ c with c = E K b
+/// (R sums over classes), and log det(I + K W) = Σ_c log det B_c + log det(M Mᵀ). The evidence search and the final mode
+/// use it; one factorization of the masked N·C × N·C system at the final mode gives the variance root
+/// (<see cref="LatentLaplace.AtWeights"/>).
+/// </summary>
+internal static class IndependentLaplace
+{
+    /// <param name="blocks">K0_c as [C, N, N] in float64.</param>
+    /// <param name="prior">m(X) [N, C].</param>
+    /// <param name="onehot">y [N, C].</param>
+    /// <param name="priorVariance">s².</param>
+    /// <param name="settings">The tolerance (relative to the gradient at a = 0) and cancellation.</param>
+    /// <param name="start">Weights a [N·C] (layout n·C + c) to start from, or null for a = 0.</param>
+    public static IndependentMode Solve(Tensor blocks, Tensor prior, Tensor onehot, double priorVariance, SolverSettings settings, Tensor? start = null)
+    {
+        using var scope = NewDisposeScope();
+        var problem = new Problem(blocks, prior.to(ScalarType.Float64), onehot.to(ScalarType.Float64), priorVariance);
+        var state = problem.Evaluate(start?.to(ScalarType.Float64).reshape(problem.N, problem.C).clone() ?? zeros_like(problem.M));
+        double initial = problem.GradientNorm(problem.Evaluate(zeros_like(problem.M)));
+        double target = Math.Max(settings.Tolerance, LatentLaplace.RoundingFloor) * Math.Max(initial, 1e-300);
+        double gradient = problem.GradientNorm(state);
+        int iteration = 0, withoutProgress = 0;
+        while (gradient > target && iteration < LatentLaplace.MaxNewtonIterations && withoutProgress < LatentLaplace.StagnantIterations)
+        {
+            settings.Cancellation.ThrowIfCancellationRequested();
+            iteration++;
+            using (var step = NewDisposeScope())
+            {
+                var next = problem.Step(state);
+                if (next is null) break;
+                state = next;
+                step.MoveToOuter(state.Weights, state.Latent);
+            }
+            double previous = gradient;
+            gradient = problem.GradientNorm(state);
+            withoutProgress = gradient < 0.9 * previous ? 0 : withoutProgress + 1;
+        }
+        double logDet = problem.Factor(state).LogDeterminant;
+        return new IndependentMode(scope.MoveToOuter(state.Weights.reshape(-1)), state.Objective, logDet, iteration, gradient, initial, gradient <= target);
+    }
+
+    private sealed record State(Tensor Weights, Tensor Latent, double Objective);
+
+    /// <summary>The factors of one Newton step at probabilities p: L_c [C, N, N], D_c^½ [C, N], E_c [C, N, N], M [N, N].</summary>
+    private sealed record Factors(Tensor Lower, Tensor RootD, Tensor E, Tensor M, double LogDeterminant);
+
+    private sealed class Problem(Tensor blocks, Tensor m, Tensor y, double s2)
+    {
+        public long N => m.shape[0];
+        public long C => m.shape[1];
+        public Tensor M => m;
+
+        /// <summary>K v for v [N, C]: column c through block c.</summary>
+        private Tensor Kernel(Tensor v) => blocks.matmul(v.t().unsqueeze(2)).squeeze(2).t();
+
+        public State Evaluate(Tensor a)
+        {
+            Tensor shift = Kernel(a).Times(s2);
+            Tensor latent = m.Plus(shift);
+            double objective = -(y * latent.log_softmax(1)).sum().item<double>() + 0.5 * (a * shift).sum().item<double>();
+            return new State(a, latent, objective);
+        }
+
+        /// <summary>sqrt(rᵀ K0 r), r = a − y + p: the parameter-space gradient's norm.</summary>
+        public double GradientNorm(State state)
+        {
+            using var scope = NewDisposeScope();
+            Tensor r = (state.Weights - y).Plus(state.Latent.softmax(1));
+            return Math.Sqrt(Math.Max((r * Kernel(r)).sum().item<double>(), 0));
+        }
+
+        public Factors Factor(State state)
+        {
+            Tensor p = state.Latent.softmax(1);
+            Tensor rootD = p.t().sqrt();                                                   // [C, N]
+            Tensor b = (rootD.unsqueeze(2) * blocks * rootD.unsqueeze(1)).Times(s2);
+            b = b.Plus(eye(N, dtype: ScalarType.Float64).unsqueeze(0));
+            Tensor lower = linalg.cholesky(b);                                             // [C, N, N]
+            Tensor x = linalg.solve_triangular(lower, diag_embed(rootD), upper: false);    // L_c⁻¹ D_c^½
+            Tensor e = x.transpose(1, 2).matmul(x);                                        // E_c
+            Tensor mFactor = DenseCholesky.Factor(e.sum(dim: 0)).Lower;
+            double logDet = 2 * lower.diagonal(0, 1, 2).log().sum().item<double>() + 2 * mFactor.diagonal().log().sum().item<double>();
+            return new Factors(lower, rootD, e, mFactor, logDet);
+        }
+
+        /// <summary>One Newton step with a backtracking line search on Ψ; null when no step decreases it.</summary>
+        public State? Step(State state)
+        {
+            var f = Factor(state);
+            Tensor p = state.Latent.softmax(1);
+            Tensor d = state.Latent - m;
+            Tensor wd = (p * d) - p * (p * d).sum(1, keepdim: true);                      // Λ (f − m), per input
+            Tensor b = wd.Plus(y) - p;                                                     // [N, C]
+            Tensor c = f.E.matmul(Kernel(b).Times(s2).t().unsqueeze(2)).squeeze(2);      // E_c (s² K_c b_c): [C, N]
+            Tensor z = cholesky_solve(c.sum(dim: 0).unsqueeze(1), f.M);                        // (M Mᵀ)⁻¹ Rᵀ c: [N, 1]
+            Tensor back = f.E.matmul(z.unsqueeze(0)).squeeze(2);                           // E_c z: [C, N]
+            Tensor next = b - c.t() + back.t();
+            Tensor direction = next - state.Weights;
+            Tensor r = (state.Weights - y).Plus(p);
+            double slope = s2 * (direction * Kernel(r)).sum().item<double>();
+            if (!(slope < 0)) return null;
+            double noise = 1e-14 * Math.Max(Math.Abs(state.Objective), 1);
+            if (-slope < noise) return Evaluate(state.Weights.Plus(direction));
+            for (double t = 1; t > 1e-10; t *= 0.5)
+            {
+                var candidate = Evaluate(state.Weights.Plus(direction.Times(t)));
+                if (candidate.Objective <= state.Objective + 1e-4 * t * slope) return candidate;
+            }
+            return null;
+        }
+    }
+}
