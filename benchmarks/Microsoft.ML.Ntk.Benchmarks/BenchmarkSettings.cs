@@ -30,6 +30,18 @@ internal sealed class AdaptationConfig : ManualConfig
     }
 }
 
+/// <summary>One run of fits that take minutes: the in-process toolchain with a 20-minute limit (its default is 5).</summary>
+internal sealed class LongFitConfig : ManualConfig
+{
+    public LongFitConfig()
+    {
+        AddJob(Job.Default.WithToolchain(new InProcessEmitToolchain(TimeSpan.FromMinutes(20), logOutput: true))
+                          .WithStrategy(BenchmarkDotNet.Engines.RunStrategy.Monitoring)
+                          .WithLaunchCount(1).WithWarmupCount(0).WithIterationCount(1).WithInvocationCount(1).WithUnrollFactor(1));
+        HideColumns("Job", "Toolchain", "InvocationCount", "IterationCount", "UnrollFactor", "WarmupCount", "LaunchCount", "RunStrategy", "Error", "StdDev");
+    }
+}
+
 internal static class Threads
 {
     public const int Count = 2;

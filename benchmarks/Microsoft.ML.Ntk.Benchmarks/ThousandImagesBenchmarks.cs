@@ -10,9 +10,9 @@ namespace Microsoft.ML.Ntk.Benchmarks;
 /// <summary>
 /// The size the Fashion-MNIST example needs: a softmax fit of 1,000 images of 10 classes (N·C = 10,000) on the small CNN
 /// (3×16×16, P = 5,514, seeded random weights and images), s² by the evidence, with the full cross-output kernel or with
-/// independent outputs (the evidence search on ten 1,000 × 1,000 blocks). One run each (FitConfig).
+/// independent outputs (the evidence search on ten 1,000 × 1,000 blocks). One run each (LongFitConfig).
 /// </summary>
-[Config(typeof(FitConfig))]
+[Config(typeof(LongFitConfig))]
 public class ThousandImagesBenchmarks
 {
     private nn.Module<Tensor, Tensor> network = null!;
