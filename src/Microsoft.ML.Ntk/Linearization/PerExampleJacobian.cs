@@ -17,32 +17,23 @@ internal static class PerExampleJacobian
         var adapted = LayerSignals.IsAdapted(parameters);
         var parts = new List<Tensor>();
         var outputParts = new List<Tensor>();
-        long outputs = OutputCount(head, x.Batch(0, 1));
         foreach (var (start, length) in DataBatches.Of(x.Count, batchSize))
         {
-            Tensor batch = x.Batch(start, length);
-            Tensor? rows = null;
-            outputParts.Add(LayerSignals.ForEachOutput(head, batch, (c, layers, signals) =>
+            var perOutput = new List<Tensor>();                                            // [B, P] for each output, in order
+            outputParts.Add(LayerSignals.ForEachOutput(head, x.Batch(start, length), (_, layers, signals) =>
             {
-                rows ??= zeros(new[] { length, outputs, parameters.Count }, dtype: parameters.DType, device: parameters.Device)
-                         .DetachFromDisposeScope();
+                Tensor rows = zeros(length, parameters.Count, dtype: parameters.DType, device: parameters.Device).DetachFromDisposeScope();
                 for (int i = 0; i < layers.Count; i++)
                     foreach (var (parameter, gradient) in layers[i].Rule.PerExampleGradients(layers[i].Module, layers[i].Input, signals[i], adapted))
                     {
                         var (offset, count) = parameters.RangeOf(parameter);
-                        rows.select(1, c).narrow(1, offset, count).Accumulate(gradient.reshape(length, count));
+                        rows.narrow(1, offset, count).Accumulate(gradient.reshape(length, count));
                     }
+                perOutput.Add(rows);
             }));
-            scope.Attach(rows!);
-            parts.Add(rows!.flatten(0, 1));
+            foreach (var rows in perOutput) scope.Attach(rows);
+            parts.Add(stack(perOutput.ToArray(), 1).flatten(0, 1));                        // row n·C + c
         }
         return (scope.MoveToOuter(cat(outputParts.ToArray(), 0)), scope.MoveToOuter(cat(parts.ToArray(), 0)));
-    }
-
-    private static long OutputCount(NetworkFunction head, Tensor batch)
-    {
-        using var noGrad = no_grad();
-        using var output = head.Forward(batch);
-        return output.shape[1];
     }
 }
