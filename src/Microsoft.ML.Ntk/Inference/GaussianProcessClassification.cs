@@ -50,59 +50,21 @@ internal static class GaussianProcessClassification
         Tensor prior = settings.Mean == PriorMean.Network ? problem.PretrainedOutputs.reshape(problem.Count, problem.Outputs) : zeros(problem.Count, problem.Outputs, dtype: ScalarType.Float64);
         Tensor onehot = nn.functional.one_hot(labels, problem.Outputs).to(ScalarType.Float64);
 
-        // With independent outputs the search runs on the C diagonal N × N blocks (C small factorizations per Newton step);
-        // the final mode is refined on the whole masked kernel, which gives the variance root.
-        Tensor? blocks = settings.IndependentOutputs
-            ? kernel.reshape(problem.Count, problem.Outputs, problem.Count, problem.Outputs).diagonal(0, 1, 3).permute(2, 0, 1).contiguous()
-            : null;
-        // Warm starts keep the latent values of the previous mode: a scales as 1/s² for fixed f − m = s² K0 a.
-        Tensor? warm = null;
-        double warmVariance = 1;
-        int evaluated = 0;
-        LaplaceMode Mode(double s2, SolverSettings limits)
-        {
-            using var evaluation = NewDisposeScope();
-            var mode = LatentLaplace.Solve(kernel, prior, onehot, s2, limits, warm?.Times(warmVariance / s2));
-            warm?.Dispose();
-            warm = evaluation.MoveToOuter(mode.Weights.clone());
-            warmVariance = s2;
-            evaluation.MoveToOuter(mode.Weights, mode.Probabilities, mode.Curvature.Curvature, mode.Curvature.Root, mode.Factor.Lower);
-            solver.Report(NtkFitStage.LearningHyperparameters, ++evaluated, () => $"Laplace evidence {mode.Evidence:F3} at s² = {s2:G4}");
-            return mode;
-        }
-
-        double BlockEvidence(double s2)
-        {
-            using var evaluation = NewDisposeScope();
-            var mode = IndependentLaplace.Solve(blocks!, prior, onehot, s2, searching, warm?.Times(warmVariance / s2));
-            warm?.Dispose();
-            warm = evaluation.MoveToOuter(mode.Weights);
-            warmVariance = s2;
-            solver.Report(NtkFitStage.LearningHyperparameters, ++evaluated, () => $"Laplace evidence {mode.Evidence:F3} at s² = {s2:G4}");
-            return mode.Evidence;
-        }
-
-        LaplaceMode BlockMode(double s2)
-        {
-            var mode = IndependentLaplace.Solve(blocks!, prior, onehot, s2, solver, warm?.Times(warmVariance / s2));
-            return LatentLaplace.AtWeights(kernel, prior, onehot, s2, mode.Weights, mode.NewtonIterations, mode.GradientNorm,
-                                           mode.InitialGradientNorm, mode.Converged);
-        }
-
+        var modes = new SoftmaxModes(kernel, prior, onehot, settings.IndependentOutputs, solver);
         int evaluations = 0;
         double priorVariance = settings.PriorVariance ?? 0;
         var warnings = new List<string>();
         if (settings.PriorVariance is null)
         {
             double center = -Math.Log(Math.Max(kernel.diagonal().mean().item<double>(), 1e-300));
-            var search = ScalarSearch.Maximize(u => blocks is null ? Evidence(Mode(Math.Exp(u), searching)) : BlockEvidence(Math.Exp(u)), center);
+            var search = ScalarSearch.Maximize(u => modes.Evidence(Math.Exp(u), searching), center);
             priorVariance = Math.Exp(search.Point);
             evaluations = search.Evaluations;
             if (search.AtEdge)
                 warnings.Add($"The Laplace evidence is largest at the edge of the searched range (s² = {priorVariance:G3}): the labels " +
                              "add little beyond the prior mean, or need a prior variance outside e^±8 of 1/mean k0(x, x).");
         }
-        var final = blocks is null ? Mode(priorVariance, solver) : BlockMode(priorVariance);
+        var final = modes.Final(priorVariance);
         if (!final.Converged)
             warnings.Add($"Newton's method stopped after {final.NewtonIterations} iterations with a gradient norm of {final.GradientNorm:E2} " +
                          $"({final.GradientNorm / Math.Max(final.InitialGradientNorm, 1e-300):E1} of its initial value" +
@@ -119,18 +81,6 @@ internal static class GaussianProcessClassification
 
     /// <summary>The relative gradient each mode of the evidence search is solved to.</summary>
     private const double SearchTolerance = 1e-6;
-
-    /// <summary>The evidence, and its disposal: a mode of the search is needed only for its number.</summary>
-    private static double Evidence(LaplaceMode mode)
-    {
-        double evidence = mode.Evidence;
-        mode.Weights.Dispose();
-        mode.Probabilities.Dispose();
-        mode.Curvature.Curvature.Dispose();
-        mode.Curvature.Root.Dispose();
-        mode.Factor.Lower.Dispose();
-        return evidence;
-    }
 
     /// <summary>Labels must be integers 0 … C−1, one per input.</summary>
     internal static void CheckLabels(Tensor labels, long count, long classes)

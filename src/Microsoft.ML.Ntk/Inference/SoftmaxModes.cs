@@ -1,0 +1,61 @@
+using Microsoft.ML.Ntk.LinearAlgebra;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Ntk.Inference;
+
+/// <summary>
+/// The softmax Laplace modes of one fit, for the evidence search and at the chosen s². Each solve starts from the previous
+/// mode with the same latent values (a scales as 1/s² for fixed f − m = s² K0 a). With independent outputs the modes are
+/// found on the C diagonal N × N blocks (<see cref="IndependentLaplace"/>) and only the final one is factored on the whole
+/// N·C × N·C kernel, for the variance root; otherwise every mode comes from <see cref="LatentLaplace"/>.
+/// </summary>
+internal sealed class SoftmaxModes(Tensor kernel, Tensor prior, Tensor onehot, bool independentOutputs, SolverSettings progress)
+{
+    private readonly Tensor? blocks = independentOutputs
+        ? kernel.reshape(prior.shape[0], prior.shape[1], prior.shape[0], prior.shape[1]).diagonal(0, 1, 3).permute(2, 0, 1).contiguous()
+        : null;
+
+    private Tensor? warm;
+    private double warmVariance = 1;
+    private int evaluated;
+
+    /// <summary>The Laplace evidence at s², the mode solved to <paramref name="limits"/>; nothing of the mode but its weights is kept.</summary>
+    public double Evidence(double s2, SolverSettings limits)
+    {
+        using var evaluation = NewDisposeScope();
+        double evidence;
+        if (blocks is null)
+        {
+            var mode = LatentLaplace.Solve(kernel, prior, onehot, s2, limits, Start(s2));
+            Keep(mode.Weights.clone(), s2, evaluation);
+            evidence = mode.Evidence;
+        }
+        else
+        {
+            var mode = IndependentLaplace.Solve(blocks, prior, onehot, s2, limits, Start(s2));
+            Keep(mode.Weights, s2, evaluation);
+            evidence = mode.Evidence;
+        }
+        progress.Report(NtkFitStage.LearningHyperparameters, ++evaluated, () => $"Laplace evidence {evidence:F3} at s² = {s2:G4}");
+        return evidence;
+    }
+
+    /// <summary>The mode at the chosen s², to the fit's own tolerance, with its factorization (in the caller's scope).</summary>
+    public LaplaceMode Final(double s2)
+    {
+        if (blocks is null) return LatentLaplace.Solve(kernel, prior, onehot, s2, progress, Start(s2));
+        var mode = IndependentLaplace.Solve(blocks, prior, onehot, s2, progress, Start(s2));
+        return LatentLaplace.AtWeights(kernel, prior, onehot, s2, mode.Weights, mode.NewtonIterations, mode.GradientNorm,
+                                       mode.InitialGradientNorm, mode.Converged);
+    }
+
+    private Tensor? Start(double s2) => warm?.Times(warmVariance / s2);
+
+    private void Keep(Tensor weights, double s2, DisposeScope evaluation)
+    {
+        warm?.Dispose();
+        warm = evaluation.MoveToOuter(weights);
+        warmVariance = s2;
+    }
+}
