@@ -1,7 +1,6 @@
-using Microsoft.ML.Ntk.LinearAlgebra;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Ntk.Inference;
+namespace Microsoft.ML.Ntk.LinearAlgebra;
 
 /// <summary>
 /// One Lanczos run of a positive semi-definite operator A from a vector v and k Rademacher probes z_j: Gauss

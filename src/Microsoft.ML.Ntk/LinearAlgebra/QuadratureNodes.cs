@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Ntk.Inference;
+namespace Microsoft.ML.Ntk.LinearAlgebra;
 
 /// <summary>
 /// Gauss quadrature from a Lanczos tridiagonal T started at v: vᵀ g(A) v ≈ |v|² Σ_i τ_i² g(θ_i), with θ_i the

@@ -1,8 +1,7 @@
-using Microsoft.ML.Ntk.LinearAlgebra;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Ntk.Inference;
+namespace Microsoft.ML.Ntk.LinearAlgebra;
 
 internal static class Traces
 {

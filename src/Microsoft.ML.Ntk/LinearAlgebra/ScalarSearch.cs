@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Ntk.Inference;
+namespace Microsoft.ML.Ntk.LinearAlgebra;
 
 /// <summary>
 /// Maximizes a function of one variable without derivatives: steps of a fixed size from the center, uphill, until the

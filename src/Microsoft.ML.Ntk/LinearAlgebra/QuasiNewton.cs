@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Ntk.Inference;
+namespace Microsoft.ML.Ntk.LinearAlgebra;
 
 /// <summary>
 /// Maximizes a smooth function of a few variables (here log hyperparameters) by BFGS with a backtracking line search.

@@ -1,6 +1,6 @@
-using Microsoft.ML.Ntk.Inference;
+using Microsoft.ML.Ntk.LinearAlgebra;
 
-namespace Microsoft.ML.Ntk.Tests.Inference;
+namespace Microsoft.ML.Ntk.Tests.LinearAlgebra;
 
 public class ScalarSearchTests
 {
