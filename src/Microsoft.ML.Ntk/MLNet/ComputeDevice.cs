@@ -1,4 +1,3 @@
-using System.Reflection;
 using Microsoft.ML.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -41,16 +40,7 @@ internal static class ComputeDevice
     private static (int? GpuDeviceId, bool FallbackToCpu) Settings(IHostEnvironment? environment)
     {
         if (environment is null) return (null, true);
-        object? gpu = Read(environment, "GpuDeviceId"), fallback = Read(environment, "FallbackToCpu");
+        object? gpu = CatalogEnvironment.Setting(environment, "GpuDeviceId"), fallback = CatalogEnvironment.Setting(environment, "FallbackToCpu");
         return (gpu as int?, fallback as bool? ?? true);
-    }
-
-    private static object? Read(object environment, string name)
-    {
-        const BindingFlags flags = BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic;
-        var type = environment.GetType();
-        var property = type.GetProperty(name, flags) ??
-                       type.GetInterfaces().Select(i => i.GetProperty(name, flags)).FirstOrDefault(p => p is not null);
-        return property?.GetValue(environment);
     }
 }

@@ -11,6 +11,7 @@ namespace Microsoft.ML.Ntk.MLNet;
 /// <summary>
 /// What both trainers do around inference: log to the user's MLContext, report progress, read and check the data,
 /// linearize a float64 copy of the network and check its output size, summarize the fit, and describe the output schema.
+/// The fit is cancelled by the options' token or by MLContext.CancelExecution (what hosts use), polled every 20 ms.
 /// </summary>
 internal sealed class FitRun : IDisposable
 {
@@ -18,12 +19,17 @@ internal sealed class FitRun : IDisposable
     private readonly IHostEnvironment? environment;
     private readonly NtkTrainerOptions options;
     private readonly Stopwatch clock = Stopwatch.StartNew();
+    private readonly CancellationTokenSource cancellation;
+    private readonly Timer? watch;
 
     public FitRun(IHostEnvironment? environment, string trainer, NtkTrainerOptions options)
     {
         options.Validate();
         this.options = options;
         this.environment = environment;
+        cancellation = CancellationTokenSource.CreateLinkedTokenSource(options.CancellationToken);
+        if (environment is not null && CatalogEnvironment.Setting(environment, "IsCanceled") is bool)
+            watch = new Timer(_ => { if (CatalogEnvironment.Setting(environment, "IsCanceled") is true) cancellation.Cancel(); }, null, 20, 20);
         channel = environment?.Start(trainer);
         Log($"Adapting {options.Network!.Description}: {options.AdaptedParameters}, strategy {options.Strategy}, prior mean {options.Mean}.");
     }
@@ -32,7 +38,7 @@ internal sealed class FitRun : IDisposable
     {
         get
         {
-            var solver = new SolverSettings(options.Tolerance, options.MaxIterations, options.CancellationToken, options.Progress);
+            var solver = new SolverSettings(options.Tolerance, options.MaxIterations, Cancellation, options.Progress);
             solver.Validate();
             return solver;
         }
@@ -94,7 +100,15 @@ internal sealed class FitRun : IDisposable
         return summary;
     }
 
-    public void Dispose() => channel?.Dispose();
+    /// <summary>Cancelled by the options' token or by the MLContext.</summary>
+    public CancellationToken Cancellation => cancellation.Token;
+
+    public void Dispose()
+    {
+        watch?.Dispose();
+        cancellation.Dispose();
+        channel?.Dispose();
+    }
 
     /// <summary>Checks that the label and feature columns are there, naming the missing one and the columns there are.</summary>
     public static void CheckColumns(SchemaShape input, NtkTrainerOptions options)

@@ -54,7 +54,7 @@ public sealed class NtkMulticlassTrainer : IEstimator<NtkMulticlassTransformer>
         using var run = new FitRun(environment, nameof(NtkMulticlassTrainer), options);
         var solver = run.Solver;
         run.Report(NtkFitStage.ReadingData, $"Reading '{options.LabelColumnName}' and '{options.FeatureColumnName}'.");
-        var data = TrainingData.ReadMulticlass(input, options.LabelColumnName, options.FeatureColumnName, options.CancellationToken);
+        var data = TrainingData.ReadMulticlass(input, options.LabelColumnName, options.FeatureColumnName, run.Cancellation);
         string[] classNames = TrainingData.ClassNames(input.Schema[options.LabelColumnName]);
         if (classNames.Length > NtkColumns.MaxClasses)
             throw new ArgumentException($"The label '{options.LabelColumnName}' has {classNames.Length} classes; the Ntk trainer supports up to {NtkColumns.MaxClasses}.");

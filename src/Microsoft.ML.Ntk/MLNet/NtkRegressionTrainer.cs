@@ -35,7 +35,7 @@ public sealed class NtkRegressionTrainer : IEstimator<NtkRegressionTransformer>
         using var run = new FitRun(environment, nameof(NtkRegressionTrainer), options);
         var solver = run.Solver;
         run.Report(NtkFitStage.ReadingData, $"Reading '{options.LabelColumnName}' and '{options.FeatureColumnName}'.");
-        var data = TrainingData.ReadRegression(input, options.LabelColumnName, options.FeatureColumnName, options.CancellationToken);
+        var data = TrainingData.ReadRegression(input, options.LabelColumnName, options.FeatureColumnName, run.Cancellation);
         var (summary, state) = run.Fit(data, NtkTask.Regression, Array.Empty<string>(), (network, inputs, outputs) =>
         {
             if (outputs != 1)

@@ -64,6 +64,40 @@ public class FitControlTests
         Assert.InRange(evaluations, 3, 4);
     }
 
+    /// <summary>
+    /// MLContext.CancelExecution (internal to ML.NET: what AutoML and other hosts inside ML.NET call) stops the fit, as it stops
+    /// ML.NET's own trainers (polled every 20 ms). The test calls it by reflection, as no public API exposes it.
+    /// </summary>
+    [Fact]
+    public void CancellingTheMLContextStopsTheFit()
+    {
+        using var folder = new TemporaryFolder();
+        var ml = new MLContext(seed: 1);
+        int evaluations = 0;
+        var options = new NtkRegressionTrainer.Options
+        {
+            Network = NtkTestData.Mlp(folder, outputs: 1),
+            Progress = new Progress(p =>
+            {
+                if (p.Stage != NtkFitStage.LearningHyperparameters || ++evaluations != 3) return;
+                CancelExecution(ml);
+                Thread.Sleep(100);                       // the fit's watch sees the flag within 20 ms
+            }),
+        };
+        var trainer = ml.Regression.Trainers.Ntk(options);
+        Assert.ThrowsAny<OperationCanceledException>(() => trainer.Fit(ml.Data.LoadFromEnumerable(NtkTestData.Regression(30, seed: 2))));
+        Assert.InRange(evaluations, 3, 4);
+    }
+
+    private static void CancelExecution(MLContext ml)
+    {
+        const System.Reflection.BindingFlags flags = System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public |
+                                                     System.Reflection.BindingFlags.NonPublic;
+        var method = typeof(MLContext).GetMethod("CancelExecution", flags)
+                     ?? typeof(MLContext).GetInterfaces().Select(i => i.GetMethod("CancelExecution", flags)).First(m => m is not null)!;
+        method.Invoke(ml, null);
+    }
+
     /// <summary>Calls back synchronously (System.Progress would post to the thread pool).</summary>
     private sealed class Progress(Action<NtkProgress> action) : IProgress<NtkProgress>
     {
