@@ -29,7 +29,7 @@ internal sealed class FitRun : IDisposable
         this.environment = environment;
         cancellation = CancellationTokenSource.CreateLinkedTokenSource(options.CancellationToken);
         if (environment is not null && CatalogEnvironment.Setting(environment, "IsCanceled") is bool)
-            watch = new Timer(_ => { if (CatalogEnvironment.Setting(environment, "IsCanceled") is true) cancellation.Cancel(); }, null, 20, 20);
+            watch = new Timer(_ => CancelIfRequested(environment), null, 20, 20);
         channel = environment?.Start(trainer);
         Log($"Adapting {options.Network!.Description}: {options.AdaptedParameters}, strategy {options.Strategy}, prior mean {options.Mean}.");
     }
@@ -100,12 +100,28 @@ internal sealed class FitRun : IDisposable
         return summary;
     }
 
+    /// <summary>The watch's tick; a tick that runs while the run is being disposed finds the source gone and does nothing.</summary>
+    private void CancelIfRequested(IHostEnvironment environment)
+    {
+        try
+        {
+            if (CatalogEnvironment.Setting(environment, "IsCanceled") is true) cancellation.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
     /// <summary>Cancelled by the options' token or by the MLContext.</summary>
     public CancellationToken Cancellation => cancellation.Token;
 
     public void Dispose()
     {
-        watch?.Dispose();
+        if (watch is not null)
+        {
+            using var stopped = new ManualResetEvent(false);
+            if (watch.Dispose(stopped)) stopped.WaitOne();              // no tick runs after this
+        }
         cancellation.Dispose();
         channel?.Dispose();
     }
