@@ -11,7 +11,8 @@ namespace Microsoft.ML.Ntk.MLNet;
 /// <summary>
 /// What both trainers do around inference: log to the user's MLContext, report progress, read and check the data,
 /// linearize a float64 copy of the network and check its output size, summarize the fit, and describe the output schema.
-/// The fit is cancelled by the options' token or by MLContext.CancelExecution (what hosts use), polled every 20 ms.
+/// The fit is cancelled by the options' token or by MLContext.CancelExecution (what hosts use): the MLContext is looked at on
+/// every progress step of the solvers and, for long steps, every 20 ms.
 /// </summary>
 internal sealed class FitRun : IDisposable
 {
@@ -38,7 +39,7 @@ internal sealed class FitRun : IDisposable
     {
         get
         {
-            var solver = new SolverSettings(options.Tolerance, options.MaxIterations, Cancellation, options.Progress);
+            var solver = new SolverSettings(options.Tolerance, options.MaxIterations, Cancellation, new WatchingProgress(this, options.Progress));
             solver.Validate();
             return solver;
         }
@@ -109,6 +110,16 @@ internal sealed class FitRun : IDisposable
         }
         catch (ObjectDisposedException)
         {
+        }
+    }
+
+    /// <summary>Forwards the solvers' progress to the user's, looking at the MLContext's cancellation first.</summary>
+    private sealed class WatchingProgress(FitRun run, IProgress<NtkProgress>? user) : IProgress<NtkProgress>
+    {
+        public void Report(NtkProgress value)
+        {
+            if (run.environment is { } environment) run.CancelIfRequested(environment);
+            user?.Report(value);
         }
     }
 
