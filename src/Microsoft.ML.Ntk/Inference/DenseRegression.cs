@@ -32,7 +32,7 @@ internal static class DenseRegression
         Tensor alpha = cholesky.Solve(residual.unsqueeze(1)).squeeze(1);
         Tensor shift = ParameterShift(problem, alpha, learned.PriorVariance, settings.IndependentOutputs);
 
-        var warnings = FitWarnings.Collect(learned, centered.var().item<double>());
+        var warnings = FitWarnings.Collect(learned, FitWarnings.ResidualScale(centered, settings.Mean));
         if (cholesky.Jitter > 0) warnings.Add($"A jitter of {cholesky.Jitter:E2} was added to the kernel's diagonal.");
         var report = new FitReport(InferenceStrategy.Dense, learned.PriorVariance, learned.NoiseVariance, learned.ConstantMean,
                                    learned.LogMarginalLikelihood, learned.Iterations, learned.Converged, SolverIterations: 0,

@@ -46,7 +46,7 @@ internal static class FunctionSpaceRegression
         var solve = ConjugateGradients.Solve(system, rhs, preconditioner, solver);
         var (alpha, constant) = settings.Mean == PriorMean.Constant ? ProfileConstant(solve.Solution, rhs) : (solve.Solution[.., 0], sampleMean);
         Tensor shift = DenseRegression.ParameterShift(problem, alpha, learned.PriorVariance, settings.IndependentOutputs);
-        var warnings = FitWarnings.Collect(learned, residual.var().item<double>(), solve, solver);
+        var warnings = FitWarnings.Collect(learned, FitWarnings.ResidualScale(residual, settings.Mean), solve, solver);
         var root = exactRoot ?? LanczosRoot(problem, settings, learned, kernel, residual, likelihood, warnings);
 
         var report = new FitReport(InferenceStrategy.FunctionSpace, learned.PriorVariance, learned.NoiseVariance, constant,

@@ -11,10 +11,10 @@ internal sealed record LearnedHyperparameters(double PriorVariance, double Noise
         new(priorVariance, noiseVariance, constantMean, double.NaN, 0, true);
 
     /// <summary>A warning when the values left any plausible range (the likelihood was unbounded or badly estimated), else null.</summary>
-    public string? Implausibility(double residualVariance) =>
-        NoiseVariance < 1e-10 * residualVariance || PriorVariance > 1e12 || PriorVariance < 1e-12
-            ? $"The learned hyperparameters are implausible (s² = {PriorVariance:G3}, σ² = {NoiseVariance:G3} for a residual variance of " +
-              $"{residualVariance:G3}): the marginal likelihood estimate is unbounded here. Fix PriorVariance and NoiseVariance, or use more Lanczos steps."
+    public string? Implausibility(double residualScale) =>
+        NoiseVariance < 1e-10 * residualScale || PriorVariance > 1e12 || PriorVariance < 1e-12
+            ? $"The learned hyperparameters are implausible (s² = {PriorVariance:G3}, σ² = {NoiseVariance:G3} for residuals of mean square " +
+              $"{residualScale:G3}): the marginal likelihood estimate is unbounded here. Fix PriorVariance and NoiseVariance, or use more Lanczos steps."
             : null;
 }
 

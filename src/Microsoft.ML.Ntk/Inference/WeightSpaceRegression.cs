@@ -61,7 +61,7 @@ internal static class WeightSpaceRegression
             ? ProfileConstant(problem, solve.Solution, columns, learned.NoiseVariance)
             : (solve.Solution[.., 0], sampleMean);
 
-        var warnings = FitWarnings.Collect(learned, residual.var().item<double>(), solve, solver);
+        var warnings = FitWarnings.Collect(learned, FitWarnings.ResidualScale(residual, settings.Mean), solve, solver);
         IPosteriorVariance variance;
         if (exactRoot is not null)
         {

@@ -101,4 +101,20 @@ public class StrategyAgreementTests
         Tolerances.AssertClose(Mean(InferenceStrategy.FunctionSpace), dense, AgreementTolerance, $"{kind}: function-space mean");
         Tolerances.AssertClose(Mean(InferenceStrategy.WeightSpace), dense, AgreementTolerance, $"{kind}: weight-space mean");
     }
+
+    /// <summary>
+    /// Identical rows with one target value: the residual has no variance, and a noise variance that collapses must still be
+    /// called implausible (the check compares with the residual's mean square, not its variance, which is 0 here).
+    /// </summary>
+    [Fact]
+    public void ACollapsedNoiseVarianceIsReportedWhenTheResidualHasNoVariance()
+    {
+        TorchSharpLoader.EnsureLoaded();
+        manual_seed(94);
+        var network = Float64Mlp(2, new long[] { 16 }, 1, () => nn.Tanh());
+        Tensor x = full(new long[] { 10, 2 }, 0.3, dtype: ScalarType.Float64), y = full(new long[] { 10, 1 }, 0.7, dtype: ScalarType.Float64);
+        var report = GaussianProcessRegression.Fit(network, x, y, new RegressionSettings(Mean: PriorMean.Zero, Strategy: InferenceStrategy.Dense)).Report;
+        Assert.True(report.NoiseVariance < 1e-10 * 0.49, $"σ² = {report.NoiseVariance:G3}: the test needs a collapsed noise variance");
+        Assert.Contains(report.Warnings, w => w.Contains("implausible"));
+    }
 }
