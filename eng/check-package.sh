@@ -15,7 +15,9 @@ cache=$(dotnet nuget locals global-packages --list | sed 's/^global-packages: //
 rm -rf "$cache/microsoft.ml.ntk/$version"   # our own throwaway version: never reuse a stale copy
 
 dotnet pack "$root/src/Microsoft.ML.Ntk/Microsoft.ML.Ntk.csproj" -c Release -o "$work/feed" -p:Version=$version --nologo -v quiet
-unzip -l "$work/feed/Microsoft.ML.Ntk.$version.nupkg" | grep -q "buildTransitive/Microsoft.ML.Ntk.targets"
+# the listing goes to a file first: `unzip | grep -q` under pipefail fails with SIGPIPE (141) when grep stops early
+unzip -l "$work/feed/Microsoft.ML.Ntk.$version.nupkg" > "$work/listing.txt"
+grep -q "buildTransitive/Microsoft.ML.Ntk.targets" "$work/listing.txt"
 
 mkdir -p "$work/consumer"
 cp "$root/tests/PackageConsumer/PackageConsumer.csproj" "$root/tests/PackageConsumer/Program.cs" "$work/consumer/"
