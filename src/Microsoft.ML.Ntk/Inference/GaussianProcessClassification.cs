@@ -45,8 +45,8 @@ internal static class GaussianProcessClassification
         var solver = settings.SolverOrDefault with { Tolerance = Math.Min(settings.SolverOrDefault.Tolerance, 1e-9) };
         var searching = solver with { Tolerance = Math.Max(solver.Tolerance, SearchTolerance) };
         using var scope = NewDisposeScope();
-        Tensor kernel = network.Kernel(problem.Inputs, problem.Inputs);
-        if (settings.IndependentOutputs) kernel = OutputCoupling.Independent(kernel, problem.Outputs);
+        // With independent outputs only the C diagonal blocks [C, N, N] are formed: a tenth of the products for ten classes.
+        Tensor kernel = settings.IndependentOutputs ? network.KernelBlocks(problem.Inputs) : network.Kernel(problem.Inputs, problem.Inputs);
         Tensor prior = settings.Mean == PriorMean.Network ? problem.PretrainedOutputs.reshape(problem.Count, problem.Outputs) : zeros(problem.Count, problem.Outputs, dtype: ScalarType.Float64);
         Tensor onehot = nn.functional.one_hot(labels, problem.Outputs).to(ScalarType.Float64);
 
@@ -56,7 +56,8 @@ internal static class GaussianProcessClassification
         var warnings = new List<string>();
         if (settings.PriorVariance is null)
         {
-            double center = -Math.Log(Math.Max(kernel.diagonal().mean().item<double>(), 1e-300));
+            double meanDiagonal = (settings.IndependentOutputs ? kernel.diagonal(0, 1, 2) : kernel.diagonal()).mean().item<double>();
+            double center = -Math.Log(Math.Max(meanDiagonal, 1e-300));
             var search = ScalarSearch.Maximize(u => modes.Evidence(Math.Exp(u), searching), center);
             priorVariance = Math.Exp(search.Point);
             evaluations = search.Evaluations;
@@ -72,10 +73,9 @@ internal static class GaussianProcessClassification
         Tensor shift = DenseRegression.ParameterShift(problem, final.Weights, priorVariance, settings.IndependentOutputs);
         var report = new FitReport(InferenceStrategy.Dense, priorVariance, NoiseVariance: 0, Array.Empty<double>(), final.Evidence, evaluations,
                                    HyperparametersConverged: true, final.NewtonIterations, final.GradientNorm, final.Converged,
-                                   final.Factor.Jitter, clock.Elapsed, warnings);
-        var root = final.Root();
-        scope.MoveToOuter(root.LeftFactor!, root.LowerCholesky);
-        var variance = new KernelSpaceVariance(network, problem.Inputs, root, priorVariance, settings.IndependentOutputs);
+                                   final.Jitter, clock.Elapsed, warnings);
+        var variance = final.Variance(network, problem.Inputs, priorVariance);
+        scope.MoveToOuter(final.Tensors);
         return new ClassificationPosterior(network, settings.Mean, priorVariance, scope.MoveToOuter(shift), variance, settings, report);
     }
 

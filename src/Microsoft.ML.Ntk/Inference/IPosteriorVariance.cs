@@ -64,15 +64,9 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
         return diagonal.Times(priorVariance) - explained.reshape(diagonal.shape).Times(priorVariance * priorVariance);
     }
 
-    /// <summary>
-    /// The cross kernel and the prior diagonal. For networks without a structured kernel both come from one explicit
-    /// Jacobian of the test inputs (its rows' squared norms are the diagonal), which halves the backward passes per prediction.
-    /// </summary>
     private (Tensor Cross, Tensor Diagonal) CrossKernelAndDiagonal(PreparedInputs inputs)
     {
-        if (network.HasStructuredKernel(inputs)) return (CrossKernel(inputs), network.KernelDiagonal(inputs));
-        var (rows, cross) = network.JacobianAgainst(inputs, Training);
-        Tensor diagonal = rows.to(ScalarType.Float64).Squared().sum(dim: 1).reshape(inputs.Count, -1);
+        var (cross, diagonal) = network.CrossKernelAndDiagonal(inputs, Training);
         return (independentOutputs ? OutputCoupling.Independent(cross, cross.shape[1] / Training.Count) : cross, diagonal);
     }
 

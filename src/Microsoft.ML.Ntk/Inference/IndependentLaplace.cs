@@ -1,13 +1,24 @@
 using Microsoft.ML.Ntk.LinearAlgebra;
+using Microsoft.ML.Ntk.Linearization;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Ntk.Inference;
 
-/// <summary>The softmax mode with independent outputs, found by <see cref="IndependentLaplace"/>, and its Laplace evidence.</summary>
+/// <summary>
+/// The softmax mode with independent outputs, found by <see cref="IndependentLaplace"/>, its Laplace evidence and the
+/// factors at it: L_c [C, N, N], D_c^½ [C, N] and M [N, N] (M Mᵀ = Σ_c E_c + jitter), which give the predictive
+/// covariance (<see cref="IndependentLaplaceVariance"/>).
+/// </summary>
 internal sealed record IndependentMode(Tensor Weights, double Objective, double LogDeterminant, int NewtonIterations, double GradientNorm,
-                                       double InitialGradientNorm, bool Converged)
+                                       double InitialGradientNorm, bool Converged, bool Stagnated, Tensor Lower, Tensor RootD, Tensor Coupling,
+                                       double Jitter) : ISoftmaxMode
 {
     public double Evidence => -Objective - 0.5 * LogDeterminant;
+
+    public IPosteriorVariance Variance(LinearizedNetwork network, PreparedInputs training, double priorVariance) =>
+        new IndependentLaplaceVariance(network, training, Lower, RootD, Coupling, priorVariance);
+
+    public IEnumerable<Tensor> Tensors => new[] { Weights, Lower, RootD, Coupling };
 }
 
 /// <summary>
@@ -16,8 +27,8 @@ internal sealed record IndependentMode(Tensor Weights, double Objective, double 
 /// Σ_c E_c per Newton step instead of one of N·C × N·C. With D_c = diag(p_c), B_c = I + s² D_c^½ K_c D_c^½ = L_c L_cᵀ and
 /// E_c = D_c^½ B_c⁻¹ D_c^½, M Mᵀ = Σ_c E_c: the Newton update a ← (I + W K)⁻¹ b is b − c + E R (M Mᵀ)⁻¹ Rᵀ c with c = E K b
 /// (R sums over classes), and log det(I + K W) = Σ_c log det B_c + log det(M Mᵀ). The evidence search and the final mode
-/// use it; one factorization of the masked N·C × N·C system at the final mode gives the variance root
-/// (<see cref="LatentLaplace.AtWeights"/>).
+/// use it, and the factors at the final mode give the predictive covariance without any N·C × N·C factorization. E_c
+/// comes from the inverse of B_c by its Cholesky factor (⅔ N³ flops), not from triangular solves with N right-hand sides.
 /// </summary>
 internal static class IndependentLaplace
 {
@@ -36,29 +47,37 @@ internal static class IndependentLaplace
         double target = Math.Max(settings.Tolerance, LatentLaplace.RoundingFloor) * Math.Max(initial, 1e-300);
         double gradient = problem.GradientNorm(state);
         int iteration = 0, withoutProgress = 0;
-        while (gradient > target && iteration < LatentLaplace.MaxNewtonIterations && withoutProgress < LatentLaplace.StagnantIterations)
+        bool stagnated = false;
+        while (gradient > target && iteration < LatentLaplace.MaxNewtonIterations && !stagnated)
         {
             settings.Cancellation.ThrowIfCancellationRequested();
             iteration++;
             using (var step = NewDisposeScope())
             {
                 var next = problem.Step(state);
-                if (next is null) break;
-                state = next;
-                step.MoveToOuter(state.Weights, state.Latent);
+                if (next is null) stagnated = true;
+                else
+                {
+                    state = next;
+                    step.MoveToOuter(state.Weights, state.Latent);
+                }
             }
             double previous = gradient;
             gradient = problem.GradientNorm(state);
             withoutProgress = gradient < 0.9 * previous ? 0 : withoutProgress + 1;
+            stagnated |= withoutProgress >= LatentLaplace.StagnantIterations;
+            settings.Report(NtkFitStage.Solving, iteration, () => $"Newton iteration {iteration}: gradient norm {gradient:E2}");
         }
-        double logDet = problem.Factor(state).LogDeterminant;
-        return new IndependentMode(scope.MoveToOuter(state.Weights.reshape(-1)), state.Objective, logDet, iteration, gradient, initial, gradient <= target);
+        var f = problem.Factor(state);
+        return new IndependentMode(scope.MoveToOuter(state.Weights.reshape(-1)), state.Objective, f.LogDeterminant, iteration, gradient, initial,
+                                   gradient <= target, stagnated && gradient > target, scope.MoveToOuter(f.Lower), scope.MoveToOuter(f.RootD),
+                                   scope.MoveToOuter(f.M), f.Jitter);
     }
 
     private sealed record State(Tensor Weights, Tensor Latent, double Objective);
 
     /// <summary>The factors of one Newton step at probabilities p: L_c [C, N, N], D_c^½ [C, N], E_c [C, N, N], M [N, N].</summary>
-    private sealed record Factors(Tensor Lower, Tensor RootD, Tensor E, Tensor M, double LogDeterminant);
+    private sealed record Factors(Tensor Lower, Tensor RootD, Tensor E, Tensor M, double LogDeterminant, double Jitter);
 
     private sealed class Problem(Tensor blocks, Tensor m, Tensor y, double s2)
     {
@@ -92,11 +111,10 @@ internal static class IndependentLaplace
             Tensor b = (rootD.unsqueeze(2) * blocks * rootD.unsqueeze(1)).Times(s2);
             b = b.Plus(eye(N, dtype: ScalarType.Float64).unsqueeze(0));
             Tensor lower = linalg.cholesky(b);                                             // [C, N, N]
-            Tensor x = linalg.solve_triangular(lower, diag_embed(rootD), upper: false);    // L_c⁻¹ D_c^½
-            Tensor e = x.transpose(1, 2).matmul(x);                                        // E_c
-            Tensor mFactor = DenseCholesky.Factor(e.sum(dim: 0)).Lower;
-            double logDet = 2 * lower.diagonal(0, 1, 2).log().sum().item<double>() + 2 * mFactor.diagonal().log().sum().item<double>();
-            return new Factors(lower, rootD, e, mFactor, logDet);
+            Tensor e = rootD.unsqueeze(2) * cholesky_inverse(lower) * rootD.unsqueeze(1);  // E_c = D_c^½ B_c⁻¹ D_c^½
+            var coupling = DenseCholesky.Factor(e.sum(dim: 0));
+            double logDet = 2 * lower.diagonal(0, 1, 2).log().sum().item<double>() + coupling.LogDeterminant();
+            return new Factors(lower, rootD, e, coupling.Lower, logDet, coupling.Jitter);
         }
 
         /// <summary>One Newton step with a backtracking line search on Ψ; null when no step decreases it.</summary>

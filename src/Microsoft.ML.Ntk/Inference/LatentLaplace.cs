@@ -1,4 +1,5 @@
 using Microsoft.ML.Ntk.LinearAlgebra;
+using Microsoft.ML.Ntk.Linearization;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Ntk.Inference;
@@ -12,13 +13,22 @@ namespace Microsoft.ML.Ntk.Inference;
 /// </summary>
 internal sealed record LaplaceMode(Tensor Weights, Tensor Probabilities, double Objective, int NewtonIterations, double GradientNorm,
                                    double InitialGradientNorm, bool Converged, bool Stagnated, CurvatureBlocks Curvature,
-                                   DenseCholesky Factor)
+                                   DenseCholesky Factor) : ISoftmaxMode
 {
     /// <summary>The Laplace evidence log q(y) = −Ψ − ½ log det(I + s² S K0 S).</summary>
     public double Evidence => -Objective - 0.5 * Factor.LogDeterminant();
 
+    public double Jitter => Factor.Jitter;
+
     /// <summary>The root R = S L⁻ᵀ of (s² K0 + Λ⁻¹)⁻¹ that the latent variance needs.</summary>
     public KernelInverseRoot Root() => KernelInverseRoot.FromLaplace(Curvature.Dense(), Factor.Lower);
+
+    private KernelInverseRoot? root;
+
+    public IPosteriorVariance Variance(LinearizedNetwork network, PreparedInputs training, double priorVariance) =>
+        new KernelSpaceVariance(network, training, root ??= Root(), priorVariance);
+
+    public IEnumerable<Tensor> Tensors => new[] { Weights, Probabilities, (root ??= Root()).LeftFactor!, root.LowerCholesky };
 }
 
 /// <summary>

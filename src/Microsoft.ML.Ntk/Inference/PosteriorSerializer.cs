@@ -7,12 +7,12 @@ namespace Microsoft.ML.Ntk.Inference;
 /// The fitted posterior as bytes, without the network (saved apart): "NTKP", a format version, the kind (regression or
 /// classification), P, the prior mean and its constants, s², σ², Δθ, the variance state (kernel space: the training
 /// inputs as the head sees them, the root's left factor and Cholesky factor; weight space: the Lanczos basis and the
-/// Cholesky factor), the classification settings, and the strategy and log marginal likelihood for display.
+/// Cholesky factor; independent-output Laplace (from version 2): the training inputs, L_c, D_c^½ and M), the classification settings, and the strategy and log marginal likelihood for display.
 /// Reading checks the magic, the version, P against the network, and every size against the stream.
 /// </summary>
 internal static class PosteriorSerializer
 {
-    public const int FormatVersion = 1;
+    public const int FormatVersion = 2;
     private static readonly byte[] Magic = "NTKP"u8.ToArray();
 
     public static void Write(Stream stream, RegressionPosterior posterior) =>
@@ -73,6 +73,13 @@ internal static class PosteriorSerializer
                 if (kernel.Root.LeftFactor is not null) TensorSerialization.Write(writer, kernel.Root.LeftFactor);
                 TensorSerialization.Write(writer, kernel.Root.LowerCholesky);
                 break;
+            case IndependentLaplaceVariance independent:
+                writer.Write((byte)3);
+                TensorSerialization.Write(writer, independent.Training.HeadInputs);
+                TensorSerialization.Write(writer, independent.Lower);
+                TensorSerialization.Write(writer, independent.RootD);
+                TensorSerialization.Write(writer, independent.Coupling);
+                break;
             case WeightSpaceVariance weight:
                 writer.Write((byte)2);
                 TensorSerialization.Write(writer, weight.Basis);
@@ -131,15 +138,28 @@ internal static class PosteriorSerializer
     private static Tensor Finite(Tensor t, string what) =>
         t.isfinite().all().item<bool>() ? t : throw new InvalidDataException($"The saved posterior is damaged: its {what} hold NaN or infinite values.");
 
-    /// <summary>A Cholesky factor must be square, finite, lower triangular with a positive diagonal.</summary>
-    private static Tensor Triangular(Tensor lower)
+    /// <summary>A Cholesky factor (or a batch of them, dims = 3) must be square, finite, lower triangular with a positive diagonal.</summary>
+    private static Tensor Triangular(Tensor lower, int dims = 2)
     {
-        if (lower.dim() != 2 || lower.shape[0] != lower.shape[1])
+        if (lower.dim() != dims || lower.shape[^1] != lower.shape[^2])
             throw new InvalidDataException($"The saved posterior is damaged: its Cholesky factor has shape [{string.Join(", ", lower.shape)}].");
         Finite(lower, "Cholesky factor");
-        if (!lower.diagonal().Above(0).all().item<bool>() || lower.triu(1).abs().max().item<double>() != 0)
+        if (!lower.diagonal(0, -2, -1).Above(0).all().item<bool>() || lower.triu(1).abs().max().item<double>() != 0)
             throw new InvalidDataException("The saved posterior is damaged: its Cholesky factor is not lower triangular with a positive diagonal.");
         return lower;
+    }
+
+    private static IndependentLaplaceVariance ReadIndependent(BinaryReader reader, LinearizedNetwork network, double prior)
+    {
+        Tensor inputs = Finite(TensorSerialization.Read(reader, "training inputs"), "training inputs");
+        Tensor lower = Triangular(TensorSerialization.Read(reader, "class Cholesky factors"), dims: 3);
+        Tensor rootD = Finite(TensorSerialization.Read(reader, "probability roots"), "probability roots");
+        Tensor coupling = Triangular(TensorSerialization.Read(reader, "coupling Cholesky factor"));
+        long n = inputs.shape[0];
+        if (lower.shape[1] != n || rootD.dim() != 2 || rootD.shape[0] != lower.shape[0] || rootD.shape[1] != n || coupling.shape[0] != n)
+            throw new InvalidDataException($"The saved posterior is damaged: factors of shapes [{string.Join(", ", lower.shape)}], " +
+                                           $"[{string.Join(", ", rootD.shape)}] and [{string.Join(", ", coupling.shape)}] do not match {n} training inputs.");
+        return new IndependentLaplaceVariance(network, network.AdoptPrepared(inputs), lower, rootD, coupling, prior);
     }
 
     private static IPosteriorVariance ReadVariance(BinaryReader reader, LinearizedNetwork network, double prior, double noise)
@@ -154,6 +174,7 @@ internal static class PosteriorSerializer
             var root = left is null ? KernelInverseRoot.FromCholesky(lower) : KernelInverseRoot.FromLaplace(left, lower);
             return new KernelSpaceVariance(network, network.AdoptPrepared(inputs), root, prior, independent);
         }
+        if (kind == 3) return ReadIndependent(reader, network, prior);
         if (kind == 2)
         {
             Tensor basis = Finite(TensorSerialization.Read(reader, "Lanczos basis"), "Lanczos basis").to(network.Parameters.DType);

@@ -6,15 +6,13 @@ namespace Microsoft.ML.Ntk.Inference;
 
 /// <summary>
 /// The softmax Laplace modes of one fit, for the evidence search and at the chosen s². Each solve starts from the previous
-/// mode with the same latent values (a scales as 1/s² for fixed f − m = s² K0 a). With independent outputs the modes are
-/// found on the C diagonal N × N blocks (<see cref="IndependentLaplace"/>) and only the final one is factored on the whole
-/// N·C × N·C kernel, for the variance root; otherwise every mode comes from <see cref="LatentLaplace"/>.
+/// mode with the same latent values (a scales as 1/s² for fixed f − m = s² K0 a). With independent outputs the kernel is
+/// its C diagonal N × N blocks [C, N, N] and every mode, the final one included, comes from <see cref="IndependentLaplace"/>;
+/// with the full N·C × N·C kernel from <see cref="LatentLaplace"/>.
 /// </summary>
 internal sealed class SoftmaxModes(Tensor kernel, Tensor prior, Tensor onehot, bool independentOutputs, SolverSettings progress)
 {
-    private readonly Tensor? blocks = independentOutputs
-        ? kernel.reshape(prior.shape[0], prior.shape[1], prior.shape[0], prior.shape[1]).diagonal(0, 1, 3).permute(2, 0, 1).contiguous()
-        : null;
+    private readonly Tensor? blocks = independentOutputs ? kernel : null;
 
     private Tensor? warm;
     private double warmVariance = 1;
@@ -42,13 +40,9 @@ internal sealed class SoftmaxModes(Tensor kernel, Tensor prior, Tensor onehot, b
     }
 
     /// <summary>The mode at the chosen s², to the fit's own tolerance, with its factorization (in the caller's scope).</summary>
-    public LaplaceMode Final(double s2)
-    {
-        if (blocks is null) return LatentLaplace.Solve(kernel, prior, onehot, s2, progress, Start(s2));
-        var mode = IndependentLaplace.Solve(blocks, prior, onehot, s2, progress, Start(s2));
-        return LatentLaplace.AtWeights(kernel, prior, onehot, s2, mode.Weights, mode.NewtonIterations, mode.GradientNorm,
-                                       mode.InitialGradientNorm, mode.Converged);
-    }
+    public ISoftmaxMode Final(double s2) => blocks is null
+        ? LatentLaplace.Solve(kernel, prior, onehot, s2, progress, Start(s2))
+        : IndependentLaplace.Solve(blocks, prior, onehot, s2, progress, Start(s2));
 
     private Tensor? Start(double s2) => warm?.Times(warmVariance / s2);
 

@@ -155,6 +155,48 @@ internal sealed class LinearizedNetwork
             : GenericKernel(x1, x2);
     }
 
+    /// <summary>
+    /// The C diagonal blocks of the explicit kernel, K0_c(X, X) = J_c J_cᵀ, as [C, N, N] in float64: what independent
+    /// outputs need, at 1/C of the products of the whole kernel when J is formed.
+    /// </summary>
+    public Tensor KernelBlocks(PreparedInputs x)
+    {
+        CheckOwner(x);
+        using var scope = NewDisposeScope();
+        if (HasStructuredKernel(x))
+        {
+            Tensor full = Kernel(x, x);
+            long n = x.Count, c = full.shape[0] / n;
+            return scope.MoveToOuter(full.reshape(n, c, n, c).diagonal(0, 1, 3).permute(2, 0, 1).contiguous());
+        }
+        Tensor rows = JacobianByOutput(x);
+        return scope.MoveToOuter(rows.bmm(rows.transpose(1, 2)));
+    }
+
+    /// <summary>J(X) arranged by output, [C, N, P] in float64: block c holds the rows ∂f_c(x_n)/∂θ.</summary>
+    public Tensor JacobianByOutput(PreparedInputs x)
+    {
+        CheckOwner(x);
+        ExplicitKernel.CheckSize(x.Count * OutputCount(x), Parameters.Count);
+        using var scope = NewDisposeScope();
+        Tensor j = Jacobian(x).to(ScalarType.Float64);
+        return scope.MoveToOuter(j.reshape(x.Count, -1, j.shape[1]).transpose(0, 1).contiguous());
+    }
+
+    /// <summary>
+    /// The cross kernel k0(x*, X) [B·C, N·C] and the prior diagonal k0(x*, x*) [B, C], in float64. For heads without a
+    /// structured kernel both come from one explicit Jacobian of the test inputs (its rows' squared norms are the diagonal),
+    /// its rows pushed through the training inputs as tangents.
+    /// </summary>
+    public (Tensor Cross, Tensor Diagonal) CrossKernelAndDiagonal(PreparedInputs test, PreparedInputs training)
+    {
+        if (HasStructuredKernel(test)) return (Kernel(test, training), KernelDiagonal(test));
+        using var scope = NewDisposeScope();
+        var (rows, cross) = JacobianAgainst(test, training);
+        Tensor diagonal = rows.to(ScalarType.Float64).Squared().sum(dim: 1).reshape(test.Count, -1);
+        return (scope.MoveToOuter(cross), scope.MoveToOuter(diagonal));
+    }
+
     /// <summary>Whether explicit kernels and diagonals use the structure of a fully connected head (no Jacobian built).</summary>
     public bool HasStructuredKernel(PreparedInputs x) => StructuredKernel.Supports(head.Module, Parameters, x.HeadInputs.dim());
 

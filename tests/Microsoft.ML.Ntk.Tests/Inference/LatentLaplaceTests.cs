@@ -77,6 +77,38 @@ public class LatentLaplaceTests
                     $"{name} evidence {independent.Evidence:R} against {coupled.Evidence:R}");
     }
 
+    /// <summary>
+    /// Independent outputs: the predictive covariance from the per-class factors (no N·C × N·C system) equals the one from
+    /// the root of the whole masked system at the same mode. The CNN keeps its training Jacobian by output, the MLP (a
+    /// structured kernel) computes the cross kernel per prediction.
+    /// </summary>
+    [Theory]
+    [InlineData("cnn-batchnorm", 0.8)]
+    [InlineData("mlp-tanh", 5.0)]
+    public void TheBlockVarianceEqualsTheVarianceOfTheWholeMaskedSystem(string name, double s2)
+    {
+        var test = TestNetworks.Create(name);
+        manual_seed(77);
+        var network = new LinearizedNetwork(test.Network, ParameterSelection.All, TangentMode.Auto, batchSize: 2);
+        using var x = network.Prepare(test.Inputs);
+        Tensor f0 = network.Output(x).to(ScalarType.Float64);
+        long n = f0.shape[0], c = f0.shape[1];
+        Tensor onehot = nn.functional.one_hot(randint(0, c, n, dtype: ScalarType.Int64), c).to(ScalarType.Float64);
+        Tensor kernel = OutputCoupling.Independent(network.Kernel(x, x), c);
+        var tight = new SolverSettings(Tolerance: 1e-12, MaxIterations: 5000);
+        var mode = IndependentLaplace.Solve(network.KernelBlocks(x), f0, onehot, s2, tight);
+        var whole = LatentLaplace.AtWeights(kernel, f0, onehot, s2, mode.Weights, mode.NewtonIterations, mode.GradientNorm,
+                                            mode.InitialGradientNorm, mode.Converged);
+        var reference = new KernelSpaceVariance(network, x, whole.Root(), s2, independentOutputs: true);
+        var blocks = (IndependentLaplaceVariance)mode.Variance(network, x, s2);
+        Assert.Equal(name == "cnn-batchnorm", blocks.KeepsTrainingRows);
+
+        using var star = new TestInputs(network, randn_like(test.Inputs).narrow(0, 0, 2));
+        Tolerances.AssertClose(blocks.Covariance(star), reference.Covariance(star), AgreementTolerance, $"{name} C×C covariance");
+        Tolerances.AssertClose(blocks.Latent(star), reference.Latent(star), AgreementTolerance, $"{name} latent variance");
+        Assert.True(Math.Abs(mode.Evidence - whole.Evidence) <= AgreementTolerance * Math.Max(1, Math.Abs(whole.Evidence)));
+    }
+
     [Fact]
     public void ALongSolveKeepsNoTensorsOfItsIterations()
     {

@@ -1,0 +1,27 @@
+using Microsoft.ML.Ntk.Linearization;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Ntk.Inference;
+
+/// <summary>
+/// What a softmax fit needs of its final Laplace mode, whichever solver found it: the weights a [N·C] (Δθ̂ = s² Jᵀ a),
+/// the evidence, how Newton's method ended, the jitter its factorization needed, and the predictive variance built from
+/// the factors at the mode.
+/// </summary>
+internal interface ISoftmaxMode
+{
+    Tensor Weights { get; }
+    double Evidence { get; }
+    int NewtonIterations { get; }
+    double GradientNorm { get; }
+    double InitialGradientNorm { get; }
+    bool Converged { get; }
+    bool Stagnated { get; }
+    double Jitter { get; }
+
+    /// <summary>The tensors the mode and its variance hold (for moving them out of a dispose scope).</summary>
+    IEnumerable<Tensor> Tensors { get; }
+
+    /// <summary>The latent predictive variance at this mode for the training inputs and s².</summary>
+    IPosteriorVariance Variance(LinearizedNetwork network, PreparedInputs training, double priorVariance);
+}

@@ -1,0 +1,93 @@
+using Microsoft.ML.Ntk.Linearization;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Ntk.Inference;
+
+/// <summary>
+/// The latent covariance of the softmax Laplace posterior with independent outputs, from the per-class factors at the mode
+/// (the predictive covariance of Rasmussen and Williams' Algorithm 3.4) and never from an N·C × N·C system. With
+/// k_c = k0_c(X, x*) [N], B_c = I + s² D_c^½ K0_c D_c^½ = L_c L_cᵀ, E_c = D_c^½ B_c⁻¹ D_c^½ and M Mᵀ = Σ_c E_c:
+/// (s² K0 + Λ⁻¹)⁻¹ = E − E R (M Mᵀ)⁻¹ Rᵀ E, so with u_c = L_c⁻¹ D_c^½ k_c and z_c = M⁻¹ E_c k_c
+/// Σ*_cc' = δ_cc' (s² k0_c(x*, x*) − s⁴ |u_c|²) + s⁴ z_cᵀ z_c'.
+/// The training Jacobian arranged by output ([C, N, P], float64) is built once, at the first prediction, while it fits
+/// <see cref="StrategyChoice.PredictionMemoryBudget"/>; then k_c costs one explicit Jacobian of x* and one product.
+/// Otherwise (and for heads with a structured kernel) the cross kernel is computed per prediction.
+/// </summary>
+internal sealed class IndependentLaplaceVariance : IPosteriorVariance
+{
+    private readonly LinearizedNetwork network;
+    private readonly double priorVariance;
+    private readonly Lazy<Tensor?> trainingRows;
+
+    /// <param name="network">The linearized network.</param>
+    /// <param name="training">The training inputs as the adapted part of the network sees them.</param>
+    /// <param name="lower">L_c, [C, N, N].</param>
+    /// <param name="rootD">D_c^½ = sqrt(p̂_c(x_n)), [C, N].</param>
+    /// <param name="coupling">M, [N, N] lower triangular.</param>
+    /// <param name="priorVariance">s².</param>
+    public IndependentLaplaceVariance(LinearizedNetwork network, PreparedInputs training, Tensor lower, Tensor rootD, Tensor coupling,
+                                      double priorVariance)
+    {
+        this.network = network;
+        Training = training;
+        Lower = lower;
+        RootD = rootD;
+        Coupling = coupling;
+        this.priorVariance = priorVariance;
+        trainingRows = new Lazy<Tensor?>(ArrangeTrainingRows, LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    public PreparedInputs Training { get; }
+    public Tensor Lower { get; }
+    public Tensor RootD { get; }
+    public Tensor Coupling { get; }
+
+    private long Classes => RootD.shape[0];
+
+    /// <summary>Whether predictions use the training Jacobian kept by output (see the class summary).</summary>
+    public bool KeepsTrainingRows =>
+        !network.HasStructuredKernel(Training) && StrategyChoice.ProjectionFits(Training.Count * Classes, network.Parameters.Count);
+
+    public Tensor Latent(TestInputs inputs) => Covariance(inputs).diagonal(0, 1, 2);
+
+    public Tensor Covariance(TestInputs inputs)
+    {
+        long b = inputs.Count, c = Classes, n = Training.Count;
+        var (cross, prior) = CrossByClass(inputs);                                               // [C, N, B], [B, C]
+        Tensor u = linalg.solve_triangular(Lower, RootD.unsqueeze(2) * cross, upper: false);     // L_c⁻¹ D_c^½ k_c
+        Tensor e = RootD.unsqueeze(2) * linalg.solve_triangular(Lower.transpose(1, 2), u, upper: true);   // E_c k_c
+        Tensor z = linalg.solve_triangular(Coupling, e.permute(1, 0, 2).reshape(n, c * b), upper: false)
+                         .reshape(n, c, b).permute(2, 1, 0);                                     // z_c: [B, C, N]
+        Tensor own = prior.Times(priorVariance) - u.Squared().sum(dim: 1).t().Times(priorVariance * priorVariance);
+        return diag_embed(own).Plus(z.matmul(z.transpose(1, 2)).Times(priorVariance * priorVariance));
+    }
+
+    public long Bytes => (Lower.numel() + RootD.numel() + Coupling.numel()) * sizeof(double) +
+                         Training.HeadInputs.numel() * Training.HeadInputs.ElementSize +
+                         (trainingRows.IsValueCreated && trainingRows.Value is { } rows ? rows.numel() * sizeof(double) : 0);
+
+    /// <summary>k_c = k0_c(X, x*) for each class, [C, N, B], and the prior diagonal k0_c(x*, x*), [B, C].</summary>
+    private (Tensor Cross, Tensor Prior) CrossByClass(TestInputs inputs)
+    {
+        long b = inputs.Count;
+        if (trainingRows.Value is { } rows)
+        {
+            Tensor test = inputs.JacobianRows.reshape(b, Classes, -1);                          // [B, C, P]
+            Tensor prior = test.Squared().sum(dim: 2);
+            return (rows.bmm(test.permute(1, 2, 0)), prior);
+        }
+        var (cross, diagonal) = network.CrossKernelAndDiagonal(inputs.Prepared, Training);      // [B·C, N·C]
+        Tensor byClass = cross.reshape(b, Classes, Training.Count, Classes).diagonal(0, 1, 3);   // [B, N, C]
+        return (byClass.permute(2, 1, 0), diagonal);
+    }
+
+    /// <summary>The training Jacobian by output, outside every dispose scope (it lives as long as this posterior), or null.</summary>
+    private Tensor? ArrangeTrainingRows()
+    {
+        if (!KeepsTrainingRows) return null;
+        using var noGrad = no_grad();
+        Tensor rows = network.JacobianByOutput(Training);
+        rows.DetachFromDisposeScope();
+        return rows;
+    }
+}
