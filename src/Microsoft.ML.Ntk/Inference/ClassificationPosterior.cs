@@ -10,9 +10,16 @@ namespace Microsoft.ML.Ntk.Inference;
 internal sealed record ClassificationPrediction(Tensor Probabilities, Tensor LatentMean, Tensor LatentVariance, long ClampedVariances = 0);
 
 /// <summary>
+/// A binary prediction, each [B] in float64: the posterior mean of the positive class's log-odds, its variance (clamped at
+/// zero) and the probability of the positive class.
+/// </summary>
+internal sealed record BinaryPrediction(Tensor LogOdds, Tensor Variance, Tensor Probability);
+
+/// <summary>
 /// The fitted classification posterior: latent f(x*) ~ N(m(x*) + J(x*) Δθ̂, Σ*) with Σ* from the Laplace (softmax) or
 /// the regression (Gaussian one-hot) posterior; probabilities by the probit approximation or Monte Carlo over the full
-/// C×C covariance. Same state as the regression posterior: Δθ̂, s², and what the variance needs.
+/// C×C covariance. Same state as the regression posterior: Δθ̂, s², and what the variance needs. With one output the
+/// latent value is the positive class's log-odds (<see cref="SoftmaxLink"/>).
 /// </summary>
 internal sealed class ClassificationPosterior
 {
@@ -61,7 +68,7 @@ internal sealed class ClassificationPosterior
             Tensor variance = raw.AtLeast(0);
             Tensor probabilities = Settings.Likelihood == ClassificationLikelihood.Gaussian
                 ? mean.softmax(1)                                                    // documented approximation
-                : (mean / variance.Times(Math.PI / 8).PlusConstant(1).sqrt()).softmax(1);
+                : SoftmaxLink.Probabilities(Probit(mean, variance));
             return new ClassificationPrediction(probabilities, mean, variance, clamped);
         }
         Tensor covariance = latent;                                                     // [B, C, C]
@@ -79,6 +86,38 @@ internal sealed class ClassificationPosterior
         var generator = new TorchSharp.torch.Generator((ulong)(Settings.Seed * 1_000_003L + offset));
         Tensor z = randn(new long[] { Settings.MonteCarloSamples, b, c }, generator: generator, dtype: ScalarType.Float64);
         Tensor samples = mean.unsqueeze(0).Plus(lower.unsqueeze(0).matmul(z.unsqueeze(3)).squeeze(3));
-        return samples.softmax(2).mean(new long[] { 0 });
+        return SoftmaxLink.Probabilities(samples, dim: 2).mean(new long[] { 0 });
+    }
+
+    /// <summary>The probit approximation's scaled latent mean μ / sqrt(1 + π v / 8).</summary>
+    private static Tensor Probit(Tensor mean, Tensor variance) => mean / variance.Times(Math.PI / 8).PlusConstant(1).sqrt();
+
+    /// <summary>
+    /// The positive class's log-odds at the inputs: the latent value of a one-output network, or f₁ − f₀ of a two-output one
+    /// (its variance from the 2×2 covariance); P(positive) by the probit approximation or Monte Carlo on that one value.
+    /// </summary>
+    public BinaryPrediction PredictBinary(Tensor inputs)
+    {
+        using var scope = NewDisposeScope();
+        var parts = DataBatches.Of(inputs.shape[0], PredictionBatch).Select(b => PredictBinaryBatch(inputs.narrow(0, b.Start, b.Length), b.Start)).ToList();
+        return new BinaryPrediction(scope.MoveToOuter(cat(parts.Select(p => p.LogOdds).ToArray())),
+                                    scope.MoveToOuter(cat(parts.Select(p => p.Variance).ToArray())),
+                                    scope.MoveToOuter(cat(parts.Select(p => p.Probability).ToArray())));
+    }
+
+    private BinaryPrediction PredictBinaryBatch(Tensor inputs, long offset)
+    {
+        using var x = new TestInputs(Network, inputs);
+        Tensor latent = Variance.Covariance(x);                                            // [B, C, C]
+        Tensor mean = RegressionPosterior.PosteriorMean(x, Mean, Array.Empty<double>(), ParameterShift);
+        long c = mean.shape[1];
+        if (c is not (1 or 2)) throw new InvalidOperationException($"A binary prediction needs one or two outputs; the network has {c}.");
+        Tensor logOdds = c == 1 ? mean[.., 0] : mean[.., 1] - mean[.., 0];
+        Tensor variance = (c == 1 ? latent[.., 0, 0] : latent[.., 0, 0] + latent[.., 1, 1] - latent[.., 0, 1] - latent[.., 1, 0]).AtLeast(0);
+        if (Settings.Predictive == PredictiveApproximation.Probit) return new BinaryPrediction(logOdds, variance, Probit(logOdds, variance).sigmoid());
+        var generator = new TorchSharp.torch.Generator((ulong)(Settings.Seed * 1_000_003L + offset));
+        Tensor z = randn(new long[] { Settings.MonteCarloSamples, logOdds.shape[0] }, generator: generator, dtype: ScalarType.Float64);
+        Tensor probability = logOdds.unsqueeze(0).Plus(variance.sqrt().unsqueeze(0) * z).sigmoid().mean(new long[] { 0 });
+        return new BinaryPrediction(logOdds, variance, probability);
     }
 }

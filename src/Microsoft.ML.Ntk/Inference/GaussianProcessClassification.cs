@@ -8,7 +8,7 @@ namespace Microsoft.ML.Ntk.Inference;
 /// <summary>
 /// Classification with the linearized network. Softmax: the mode of the Laplace approximation by Newton's method on the
 /// N·C latent values with the explicit kernel (<see cref="LatentLaplace"/>), Δθ̂ = s² Jᵀ â by one backward product at the
-/// end, s² fixed or chosen by the Laplace evidence. Gaussian: regression on
+/// end, s² fixed or chosen by the Laplace evidence; with one output the Bernoulli likelihood of the log-odds. Gaussian: regression on
 /// one-hot targets (any regression strategy), probabilities by a softmax of the mean.
 /// </summary>
 internal static class GaussianProcessClassification
@@ -26,6 +26,8 @@ internal static class GaussianProcessClassification
 
     private static ClassificationPosterior FitGaussian(RegressionProblem unlabelled, Tensor labels, ClassificationSettings settings)
     {
+        if (unlabelled.Outputs == 1)
+            throw new NotSupportedException("The Gaussian likelihood regresses one output per class; a network of one output (a log-odds) needs the softmax likelihood.");
         Tensor onehot = nn.functional.one_hot(labels, unlabelled.Outputs).to(ScalarType.Float64);
         var problem = unlabelled.WithTargets(onehot);
         var regressionSettings = new RegressionSettings(settings.Mean, settings.PriorVariance, settings.NoiseVariance, settings.Strategy, settings.Solver,
@@ -46,17 +48,18 @@ internal static class GaussianProcessClassification
         var searching = solver with { Tolerance = Math.Max(solver.Tolerance, SearchTolerance) };
         using var scope = NewDisposeScope();
         // With independent outputs only the C diagonal blocks [C, N, N] are formed: a tenth of the products for ten classes.
-        Tensor kernel = settings.IndependentOutputs ? network.KernelBlocks(problem.Inputs) : network.Kernel(problem.Inputs, problem.Inputs);
+        bool independent = settings.IndependentOutputs && problem.Outputs > 1;                     // one output: the same thing
+        Tensor kernel = independent ? network.KernelBlocks(problem.Inputs) : network.Kernel(problem.Inputs, problem.Inputs);
         Tensor prior = settings.Mean == PriorMean.Network ? problem.PretrainedOutputs.reshape(problem.Count, problem.Outputs) : zeros(problem.Count, problem.Outputs, dtype: ScalarType.Float64);
-        Tensor onehot = nn.functional.one_hot(labels, problem.Outputs).to(ScalarType.Float64);
+        Tensor onehot = SoftmaxLink.Targets(labels, problem.Outputs);
 
-        var modes = new SoftmaxModes(kernel, prior, onehot, settings.IndependentOutputs, solver);
+        var modes = new SoftmaxModes(kernel, prior, onehot, independent, solver);
         int evaluations = 0;
         double priorVariance = settings.PriorVariance ?? 0;
         var warnings = new List<string>();
         if (settings.PriorVariance is null)
         {
-            double meanDiagonal = (settings.IndependentOutputs ? kernel.diagonal(0, 1, 2) : kernel.diagonal()).mean().item<double>();
+            double meanDiagonal = (independent ? kernel.diagonal(0, 1, 2) : kernel.diagonal()).mean().item<double>();
             double center = -Math.Log(Math.Max(meanDiagonal, 1e-300));
             var search = ScalarSearch.Maximize(u => modes.Evidence(Math.Exp(u), searching), center);
             priorVariance = Math.Exp(search.Point);
@@ -70,7 +73,7 @@ internal static class GaussianProcessClassification
             warnings.Add($"Newton's method stopped after {final.NewtonIterations} iterations with a gradient norm of {final.GradientNorm:E2} " +
                          $"({final.GradientNorm / Math.Max(final.InitialGradientNorm, 1e-300):E1} of its initial value" +
                          (final.Stagnated ? "; the objective no longer decreased within rounding)." : ")."));
-        Tensor shift = DenseRegression.ParameterShift(problem, final.Weights, priorVariance, settings.IndependentOutputs);
+        Tensor shift = DenseRegression.ParameterShift(problem, final.Weights, priorVariance, independent);
         var report = new FitReport(InferenceStrategy.Dense, priorVariance, NoiseVariance: 0, Array.Empty<double>(), final.Evidence, evaluations,
                                    HyperparametersConverged: true, final.NewtonIterations, final.GradientNorm, final.Converged,
                                    final.Jitter, clock.Elapsed, warnings);
@@ -82,17 +85,18 @@ internal static class GaussianProcessClassification
     /// <summary>The relative gradient each mode of the evidence search is solved to.</summary>
     private const double SearchTolerance = 1e-6;
 
-    /// <summary>Labels must be integers 0 … C−1, one per input.</summary>
+    /// <summary>Labels must be integers 0 … C−1 (0 or 1 for one output), one per input.</summary>
     internal static void CheckLabels(Tensor labels, long count, long classes)
     {
         if (labels.dim() != 1 || labels.shape[0] != count)
             throw new ArgumentException($"Expected {count} labels (one per input); got shape [{string.Join(", ", labels.shape)}].");
         if (labels.dtype != ScalarType.Int64) throw new ArgumentException($"Labels must be Int64 class indices; got {labels.dtype}.");
-        Tensor bad = (labels.Below(0) | labels.Above(classes - 1)).nonzero();
+        long last = SoftmaxLink.LastLabel(classes);
+        Tensor bad = (labels.Below(0) | labels.Above(last)).nonzero();
         if (bad.shape[0] > 0)
         {
             long row = bad[0, 0].item<long>();
-            throw new ArgumentException($"Label {labels[row].item<long>()} at row {row} is outside 0…{classes - 1} (the network has {classes} outputs).");
+            throw new ArgumentException($"Label {labels[row].item<long>()} at row {row} is outside 0…{last} (the network has {classes} output{(classes == 1 ? ", a log-odds" : "s")}).");
         }
     }
 }

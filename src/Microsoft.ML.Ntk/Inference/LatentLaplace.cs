@@ -33,7 +33,8 @@ internal sealed record LaplaceMode(Tensor Weights, Tensor Probabilities, double 
 
 /// <summary>
 /// The MAP of the linearized softmax model found on the N·C latent values with the explicit kernel (the multi-class
-/// Laplace of Rasmussen and Williams, section 3.5, with the full cross-output kernel): no network pass per step.
+/// Laplace of Rasmussen and Williams, section 3.5, with the full cross-output kernel): no network pass per step. With one
+/// output it is the binary Laplace (their Algorithm 3.1) through <see cref="SoftmaxLink"/>.
 /// Newton's update in the weights a, with K = s² K0, W = Λ = S S and B = I + S K S = L Lᵀ, is
 /// a ← b − S B⁻¹ S K b, b = Λ (f − m) + y − p, followed by a backtracking line search on Ψ. Each iteration's
 /// tensors are freed before the next one. Stops when the parameter-space gradient falls below the tolerance relative
@@ -128,9 +129,9 @@ internal static class LatentLaplace
     {
         Tensor shift = kernel.matmul(a).Times(priorVariance);                          // f − m
         Tensor latent = m.Plus(shift);
-        Tensor logProbabilities = latent.reshape(n, c).log_softmax(1);
-        double objective = -(y * logProbabilities.reshape(-1)).sum().item<double>() + 0.5 * a.dot(shift).item<double>();
-        return new State(a, latent, logProbabilities.exp(), objective);
+        Tensor byRow = latent.reshape(n, c);
+        double objective = SoftmaxLink.NegativeLogLikelihood(byRow, y.reshape(n, c)) + 0.5 * a.dot(shift).item<double>();
+        return new State(a, latent, SoftmaxLink.Probabilities(byRow), objective);
     }
 
     /// <summary>sqrt(rᵀ K0 r), r = a − y + p: the norm of the parameter-space gradient Jᵀ r.</summary>
