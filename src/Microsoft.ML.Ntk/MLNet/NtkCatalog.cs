@@ -2,7 +2,10 @@ using Microsoft.ML.Ntk.MLNet;
 
 namespace Microsoft.ML.Ntk;
 
-/// <summary>The Ntk trainers in ML.NET's catalogs: <c>mlContext.Regression.Trainers.Ntk(...)</c> and <c>mlContext.MulticlassClassification.Trainers.Ntk(...)</c>.</summary>
+/// <summary>
+/// The Ntk trainers in ML.NET's catalogs: <c>mlContext.Regression.Trainers.Ntk(...)</c>,
+/// <c>mlContext.BinaryClassification.Trainers.Ntk(...)</c> and <c>mlContext.MulticlassClassification.Trainers.Ntk(...)</c>.
+/// </summary>
 public static class NtkCatalog
 {
     /// <summary>Adapts a pretrained network to a regression task by Gaussian-process inference with its Jacobian kernel.</summary>
@@ -28,4 +31,16 @@ public static class NtkCatalog
     public static NtkMulticlassTrainer Ntk(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, PretrainedNetwork network,
                                            string labelColumnName = "Label", string featureColumnName = "Features") =>
         catalog.Ntk(new NtkMulticlassTrainer.Options { Network = network, LabelColumnName = labelColumnName, FeatureColumnName = featureColumnName });
+
+    /// <summary>Adapts a pretrained network to a binary task with a Boolean label (Bernoulli likelihood, Laplace posterior).</summary>
+    public static NtkBinaryTrainer Ntk(this BinaryClassificationCatalog.BinaryClassificationTrainers catalog, NtkBinaryTrainer.Options options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new NtkBinaryTrainer(CatalogEnvironment.Of(catalog), options);
+    }
+
+    /// <summary>Adapts a pretrained network to a binary task with the default options.</summary>
+    public static NtkBinaryTrainer Ntk(this BinaryClassificationCatalog.BinaryClassificationTrainers catalog, PretrainedNetwork network,
+                                       string labelColumnName = "Label", string featureColumnName = "Features") =>
+        catalog.Ntk(new NtkBinaryTrainer.Options { Network = network, LabelColumnName = labelColumnName, FeatureColumnName = featureColumnName });
 }

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Ntk.MLNet;
 
 /// <summary>The task a saved model predicts for.</summary>
-internal enum NtkTask : byte { Regression = 1, Multiclass = 2 }
+internal enum NtkTask : byte { Regression = 1, Multiclass = 2, Binary = 3 }
 
 /// <summary>
 /// Everything prediction needs, as one versioned byte stream stored as base64 text inside the ML.NET model: "NTKM", the
@@ -80,7 +80,8 @@ internal static class NtkModelState
             var network = Linearize(contents.Network.Module, contents.Selection, contents.Mode, contents.BatchSize, PredictionDevice(contents.Device));
             return contents.Task == NtkTask.Regression
                 ? new NtkPredictor(contents.Layout, contents.FeatureColumn, PosteriorSerializer.ReadRegression(posterior, network))
-                : new NtkPredictor(contents.Layout, contents.FeatureColumn, PosteriorSerializer.ReadClassification(posterior, network), contents.ClassNames);
+                : new NtkPredictor(contents.Layout, contents.FeatureColumn, PosteriorSerializer.ReadClassification(posterior, network), contents.ClassNames,
+                                   contents.Task);
         }
         catch (EndOfStreamException ex)
         {
@@ -129,7 +130,7 @@ internal static class NtkModelState
     private static NtkTask ReadTask(BinaryReader reader)
     {
         var task = (NtkTask)reader.ReadByte();
-        if (task is not (NtkTask.Regression or NtkTask.Multiclass)) throw new InvalidDataException($"The Ntk model has an unknown task ({(byte)task}).");
+        if (!Enum.IsDefined(task)) throw new InvalidDataException($"The Ntk model has an unknown task ({(byte)task}).");
         return task;
     }
 

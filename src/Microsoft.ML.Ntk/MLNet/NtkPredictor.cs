@@ -16,6 +16,7 @@ internal sealed class NtkPredictor
     private readonly RegressionPosterior? regression;
     private readonly ClassificationPosterior? classification;
     private readonly string[] classNames = Array.Empty<string>();
+    private readonly NtkTask task = NtkTask.Regression;
 
     public NtkPredictor(InputLayout layout, string featureColumn, RegressionPosterior posterior)
     {
@@ -24,18 +25,19 @@ internal sealed class NtkPredictor
         regression = posterior;
     }
 
-    public NtkPredictor(InputLayout layout, string featureColumn, ClassificationPosterior posterior, string[] classNames)
+    public NtkPredictor(InputLayout layout, string featureColumn, ClassificationPosterior posterior, string[] classNames, NtkTask task)
     {
         this.layout = layout;
         this.featureColumn = featureColumn;
         classification = posterior;
         this.classNames = classNames;
+        this.task = task;
     }
 
     /// <summary>The predictive mean and variance (noise included) of a regression.</summary>
     public (float Mean, float Variance) PredictRegression(float[] features)
     {
-        var posterior = regression ?? throw new InvalidOperationException("This Ntk model is a multiclass model, not a regression one.");
+        var posterior = regression ?? throw WrongTask(NtkTask.Regression);
         CheckLength(features);
         using var scope = NewDisposeScope();
         var prediction = posterior.Predict(layout.ToInputs(features, 1).to(posterior.Network.Parameters.Device));
@@ -45,7 +47,7 @@ internal sealed class NtkPredictor
     /// <summary>Writes class probabilities and latent variances into the first K slots; returns the most probable class's name.</summary>
     public string PredictMulticlass(float[] features, float[] scores, float[] variances)
     {
-        var posterior = classification ?? throw new InvalidOperationException("This Ntk model is a regression model, not a multiclass one.");
+        var posterior = task == NtkTask.Multiclass ? classification! : throw WrongTask(NtkTask.Multiclass);
         CheckLength(features);
         using var scope = NewDisposeScope();
         var prediction = posterior.Predict(layout.ToInputs(features, 1).to(posterior.Network.Parameters.Device));
@@ -57,6 +59,19 @@ internal sealed class NtkPredictor
         }
         return classNames[Array.IndexOf(p, p.Max())];
     }
+
+    /// <summary>The log-odds' mean and variance and P(true) of a binary model.</summary>
+    public (float Score, float Probability, float Variance) PredictBinary(float[] features)
+    {
+        var posterior = task == NtkTask.Binary ? classification! : throw WrongTask(NtkTask.Binary);
+        CheckLength(features);
+        using var scope = NewDisposeScope();
+        var prediction = posterior.PredictBinary(layout.ToInputs(features, 1).to(posterior.Network.Parameters.Device));
+        return ((float)prediction.LogOdds[0].item<double>(), (float)prediction.Probability[0].item<double>(), (float)prediction.Variance[0].item<double>());
+    }
+
+    private InvalidOperationException WrongTask(NtkTask asked) =>
+        new($"This Ntk model is a {task.ToString().ToLowerInvariant()} model, not a {asked.ToString().ToLowerInvariant()} one.");
 
     /// <summary>The row's length, and finite values: training refuses NaN and infinity, and so does prediction.</summary>
     private void CheckLength(float[] features)

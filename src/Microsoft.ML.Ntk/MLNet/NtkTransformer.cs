@@ -53,3 +53,12 @@ public sealed class NtkMulticlassTransformer : NtkTransformer
 {
     internal NtkMulticlassTransformer(ITransformer model, NtkFitSummary fitSummary, string state) : base(model, fitSummary, state) { }
 }
+
+/// <summary>
+/// A fitted Ntk binary model: adds Score (the log-odds' posterior mean), Probability (P(true)), PredictedLabel (Boolean)
+/// and Variance (the log-odds' posterior variance).
+/// </summary>
+public sealed class NtkBinaryTransformer : NtkTransformer
+{
+    internal NtkBinaryTransformer(ITransformer model, NtkFitSummary fitSummary, string state) : base(model, fitSummary, state) { }
+}

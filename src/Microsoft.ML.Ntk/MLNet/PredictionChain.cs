@@ -32,8 +32,24 @@ internal static class PredictionChain
     }
 
     private static IEstimator<ITransformer> RegressionEstimator(MLContext ml, string featureColumn, string state) =>
+        OneMapping(ml, featureColumn, state, new RegressionMapping(), RegressionMapping.Contract);
+
+    public static ITransformer Binary(IDataView data, string featureColumn, string state) =>
+        BinaryEstimator(NewContext(), featureColumn, state).Fit(data);
+
+    /// <summary>The schema a binary model gives.</summary>
+    public static SchemaShape BinarySchema(SchemaShape input, string featureColumn) =>
+        BinaryEstimator(NewContext(), featureColumn, state: "").GetOutputSchema(input);
+
+    private static IEstimator<ITransformer> BinaryEstimator(MLContext ml, string featureColumn, string state) =>
+        OneMapping(ml, featureColumn, state, new BinaryMapping(), BinaryMapping.Contract);
+
+    /// <summary>The state prefix, one prediction mapping whose output columns are the model's, and the internal columns dropped.</summary>
+    private static IEstimator<ITransformer> OneMapping<TOutput>(MLContext ml, string featureColumn, string state,
+                                                               Microsoft.ML.Transforms.CustomMappingFactory<PredictionInput, TOutput> mapping, string contract)
+        where TOutput : class, new() =>
         Prefix(ml, featureColumn, state)
-            .Append(ml.Transforms.CustomMapping(new RegressionMapping().GetMapping(), RegressionMapping.Contract))
+            .Append(ml.Transforms.CustomMapping(mapping.GetMapping(), contract))
             .Append(ml.Transforms.DropColumns(NtkColumns.ModelKey, NtkColumns.State, NtkColumns.Features));
 
     private static readonly InputOutputColumnPair[] OutputPairs =

@@ -68,6 +68,27 @@ internal sealed class RegressionMapping : CustomMappingFactory<PredictionInput, 
         (output.Score, output.Variance) = PredictorCache.Get(input.State).PredictRegression(input.Features);
 }
 
+internal sealed class BinaryOutput
+{
+    public float Score { get; set; }
+    public float Probability { get; set; }
+    public bool PredictedLabel { get; set; }
+    public float Variance { get; set; }
+}
+
+/// <summary>Binary: Score (the log-odds' mean), Probability (P(true)), PredictedLabel (Probability ≥ 0.5) and Variance (the log-odds' variance).</summary>
+[CustomMappingFactoryAttribute(Contract)]
+internal sealed class BinaryMapping : CustomMappingFactory<PredictionInput, BinaryOutput>
+{
+    public const string Contract = "Microsoft.ML.Ntk.Binary";
+
+    public override Action<PredictionInput, BinaryOutput> GetMapping() => (input, output) =>
+    {
+        (output.Score, output.Probability, output.Variance) = PredictorCache.Get(input.State).PredictBinary(input.Features);
+        output.PredictedLabel = output.Probability >= 0.5f;
+    };
+}
+
 internal sealed class MulticlassOutput
 {
     [ColumnName(NtkColumns.AllScores), VectorType(NtkColumns.MaxClasses)]

@@ -75,6 +75,28 @@ internal sealed class TrainingData
         return new TrainingData(rows.Features, rows.Count, rows.Length) { Classes = classes.ToArray() };
     }
 
+    /// <summary>Reads a Boolean label (false is class 0, true class 1) and the features.</summary>
+    public static TrainingData ReadBinary(IDataView data, string labelColumn, string featureColumn, CancellationToken cancellation)
+    {
+        var label = Column(data.Schema, labelColumn, "label");
+        if (label.Type != BooleanDataViewType.Instance)
+            throw new ArgumentOutOfRangeException(nameof(labelColumn), $"The label column '{labelColumn}' is of type {label.Type}; binary " +
+                                                  "classification needs Boolean. Convert it with mlContext.Transforms.Conversion.ConvertType(..., DataKind.Boolean) " +
+                                                  "or a CustomMapping; for more than two classes use the multiclass trainer.");
+        var classes = new List<long>();
+        var rows = Read(data, label, featureColumn, cancellation, cursor =>
+        {
+            var getter = cursor.GetGetter<bool>(label);
+            return _ =>
+            {
+                bool value = false;
+                getter(ref value);
+                classes.Add(value ? 1 : 0);
+            };
+        });
+        return new TrainingData(rows.Features, rows.Count, rows.Length) { Classes = classes.ToArray() };
+    }
+
     /// <summary>The class names of a key-typed label: its key values as text, else "0" … "K−1".</summary>
     public static string[] ClassNames(DataViewSchema.Column label)
     {

@@ -20,6 +20,14 @@ public sealed class ClassRow
     public string Class { get; set; } = "";
 }
 
+public sealed class BinaryRow
+{
+    [VectorType(2)]
+    public float[] Features { get; set; } = Array.Empty<float>();
+
+    public bool Label { get; set; }
+}
+
 public sealed class RegressionScore
 {
     public float Score { get; set; }
@@ -62,6 +70,19 @@ internal static class NtkTestData
             int c = b < -0.3 * Math.Abs(a) ? 1 : a > 0 ? 0 : 2;
             if (random.NextDouble() < 0.05) c = random.Next(3);
             return new ClassRow { Features = new[] { a, b }, Class = names[c] };
+        }).ToArray();
+    }
+
+    /// <summary>True above the line x1 = 0.6 x0 − 0.2, with a few labels flipped.</summary>
+    public static BinaryRow[] Binary(int count, int seed)
+    {
+        var random = new Random(seed);
+        return Enumerable.Range(0, count).Select(_ =>
+        {
+            float a = (float)(random.NextDouble() * 4 - 2), b = (float)(random.NextDouble() * 4 - 2);
+            bool label = b > 0.6 * a - 0.2;
+            if (random.NextDouble() < 0.05) label = !label;
+            return new BinaryRow { Features = new[] { a, b }, Label = label };
         }).ToArray();
     }
 

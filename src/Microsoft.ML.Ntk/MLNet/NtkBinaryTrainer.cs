@@ -1,0 +1,77 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.Ntk.Inference;
+using Microsoft.ML.Ntk.MLNet;
+using Microsoft.ML.Runtime;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Ntk;
+
+/// <summary>
+/// Binary classification with a linearized pretrained network: a Bernoulli likelihood with a Laplace posterior, the prior
+/// variance by the Laplace evidence (or given). Create it with <c>mlContext.BinaryClassification.Trainers.Ntk(...)</c>. The
+/// label is Boolean. The network has one output, the log-odds of <c>true</c>, or two, a softmax over (false, true) in that
+/// order. Output columns, as ML.NET's binary trainers: Score (Single, the posterior mean of the log-odds), Probability
+/// (Single, P(true) by the probit approximation or Monte Carlo), PredictedLabel (Boolean, Probability ≥ 0.5), and Variance
+/// (Single, the log-odds' posterior variance).
+/// </summary>
+public sealed class NtkBinaryTrainer : IEstimator<NtkBinaryTransformer>
+{
+    /// <summary>Options of the Ntk binary trainer.</summary>
+    public sealed class Options : NtkTrainerOptions
+    {
+        /// <summary>How Probability is computed from the log-odds' posterior: probit (default) or Monte Carlo.</summary>
+        public PredictiveApproximation PredictiveApproximation = PredictiveApproximation.Probit;
+
+        /// <summary>Samples per prediction with <see cref="PredictiveApproximation.MonteCarlo"/>.</summary>
+        public int MonteCarloSamples = 1000;
+
+        internal override void Validate()
+        {
+            base.Validate();
+            CheckDefined(PredictiveApproximation, nameof(PredictiveApproximation));
+            new ClassificationSettings(ClassificationLikelihood.Softmax, Mean, PriorVariance, NoiseVariance, PredictiveApproximation, MonteCarloSamples, Seed,
+                                       Strategy: Strategy).Validate();
+        }
+    }
+
+    private readonly IHostEnvironment? environment;
+    private readonly Options options;
+
+    internal NtkBinaryTrainer(IHostEnvironment? environment, Options options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        this.environment = environment;
+        this.options = options;
+    }
+
+    /// <summary>Reads the training rows, fits the posterior and returns the model.</summary>
+    public NtkBinaryTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        using var run = new FitRun(environment, nameof(NtkBinaryTrainer), options);
+        var solver = run.Solver;
+        run.Report(NtkFitStage.ReadingData, $"Reading '{options.LabelColumnName}' and '{options.FeatureColumnName}'.");
+        var data = TrainingData.ReadBinary(input, options.LabelColumnName, options.FeatureColumnName, run.Cancellation);
+        var (summary, state) = run.Fit(data, NtkTask.Binary, Array.Empty<string>(), (network, inputs, outputs) =>
+        {
+            if (outputs is not (1 or 2))
+                throw new ArgumentException($"The network has {outputs} outputs; binary classification of '{options.LabelColumnName}' needs one " +
+                                            "(the log-odds of true) or two (softmax over false, true).");
+            Tensor labels = tensor(data.Classes, dtype: ScalarType.Int64).to(network.Parameters.Device);
+            var settings = new ClassificationSettings(ClassificationLikelihood.Softmax, options.Mean, options.PriorVariance, options.NoiseVariance,
+                                                      options.PredictiveApproximation, options.MonteCarloSamples, options.Seed, solver,
+                                                      IndependentOutputs: options.IndependentOutputs, Strategy: options.Strategy);
+            var posterior = GaussianProcessClassification.Fit(network, inputs, labels, settings);
+            return new FitRun.Posterior(posterior.Report, stream => PosteriorSerializer.Write(stream, posterior));
+        });
+        return new NtkBinaryTransformer(PredictionChain.Binary(input, options.FeatureColumnName, state), summary, state);
+    }
+
+    /// <summary>The input columns plus Score, Probability, PredictedLabel and Variance; throws when the label or feature column is missing.</summary>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        FitRun.CheckColumns(inputSchema, options);
+        return PredictionChain.BinarySchema(inputSchema, options.FeatureColumnName);
+    }
+}
