@@ -64,7 +64,7 @@ internal sealed class FitRun : IDisposable
     /// the inputs are on the device MLContext.GpuDeviceId and FallbackToCpu choose (<see cref="ComputeDevice"/>).
     /// </summary>
     public (NtkFitSummary Summary, string State) Fit(TrainingData data, NtkTask task, string[] classNames,
-                                                     Func<LinearizedNetwork, Tensor, long, Posterior> infer)
+                                                     Func<LinearizedNetwork, Tensor, long, Posterior> infer, int[]? outputOfKey = null)
     {
         var layout = InputLayout.Resolve(options, data.FeatureLength, options.FeatureColumnName);
         Report(NtkFitStage.Linearizing, $"Read {data.Count} rows of {data.FeatureLength} features; network input shape [{string.Join(", ", layout.Shape)}].");
@@ -76,7 +76,7 @@ internal sealed class FitRun : IDisposable
         var posterior = infer(network, inputs, OutputCount(network, inputs));
         Report(NtkFitStage.BuildingModel, "Saving the posterior into the model.");
         var contents = new NtkModelState.Contents(task, options.Network!, options.AdaptedParameters, options.TangentMode, options.BatchSize, layout, classNames,
-                                                  device, options.FeatureColumnName);
+                                                  device, options.FeatureColumnName, outputOfKey ?? Enumerable.Range(0, classNames.Length).ToArray());
         string state = NtkModelState.Encode(contents, posterior.Write);
         return (Finish(posterior.Report, data.Count, network.Parameters.Count), state);
     }

@@ -11,7 +11,7 @@ internal enum NtkTask : byte { Regression = 1, Multiclass = 2, Binary = 3 }
 /// <summary>
 /// Everything prediction needs, as one versioned byte stream stored as base64 text inside the ML.NET model: "NTKM", the
 /// format version, the task, the network (how to rebuild it), the adapted-parameter selection, the tangent mode and batch
-/// size, the input layout, the class names (multiclass), the device of the fit, and the posterior
+/// size, the input layout, the class names (multiclass, in key order) and the network output of each, the device of the fit, and the posterior
 /// (<see cref="PosteriorSerializer"/>). Version 2 keeps them in three named parts (settings, network, posterior), each with
 /// its length and SHA-256 checksum, verified before anything in it is read (<see cref="ModelParts"/>); version 1 (one
 /// stream, no checksums, no device) is still read. A model fitted on a CUDA device predicts on that device where TorchSharp
@@ -23,7 +23,7 @@ internal static class NtkModelState
     private static readonly byte[] Magic = "NTKM"u8.ToArray();
 
     public sealed record Contents(NtkTask Task, PretrainedNetwork Network, ParameterSelection Selection, TangentMode Mode, int BatchSize,
-                                  InputLayout Layout, string[] ClassNames, Device Device, string FeatureColumn);
+                                  InputLayout Layout, string[] ClassNames, Device Device, string FeatureColumn, int[] OutputOfKey);
 
     /// <summary>The network's float64 copy on the device, linearized as the options say: training and prediction build it alike.</summary>
     public static LinearizedNetwork Linearize(nn.Module copy, ParameterSelection selection, TangentMode mode, int batchSize, Device device)
@@ -64,6 +64,8 @@ internal static class NtkModelState
         writer.Write((byte)contents.Device.type);
         writer.Write(contents.Device.index);
         writer.Write(contents.FeatureColumn);
+        writer.Write(contents.OutputOfKey.Length);                              // added within version 2: read when present
+        foreach (int output in contents.OutputOfKey) writer.Write(output);
     }
 
     public static NtkPredictor Decode(ReadOnlySpan<char> text)
@@ -81,7 +83,7 @@ internal static class NtkModelState
             return contents.Task == NtkTask.Regression
                 ? new NtkPredictor(contents.Layout, contents.FeatureColumn, PosteriorSerializer.ReadRegression(posterior, network))
                 : new NtkPredictor(contents.Layout, contents.FeatureColumn, PosteriorSerializer.ReadClassification(posterior, network), contents.ClassNames,
-                                   contents.Task);
+                                   contents.Task, contents.OutputOfKey);
         }
         catch (EndOfStreamException ex)
         {
@@ -114,7 +116,8 @@ internal static class NtkModelState
         var (mode, batch, layout, names) = ReadLayout(settingsReader);
         var device = ReadDevice(settingsReader);
         string featureColumn = settingsReader.ReadString();
-        return (new Contents(task, PretrainedNetwork.Read(networkReader), selection, mode, batch, layout, names, device, featureColumn), posterior);
+        int[] outputOfKey = settings.Position < settings.Length ? ReadOutputOrder(settingsReader, names.Length) : Identity(names.Length);
+        return (new Contents(task, PretrainedNetwork.Read(networkReader), selection, mode, batch, layout, names, device, featureColumn, outputOfKey), posterior);
     }
 
     /// <summary>Version 1: task, network, selection, tangent mode, batch size, layout and class names, then the posterior, without checksums.</summary>
@@ -124,7 +127,20 @@ internal static class NtkModelState
         var network = PretrainedNetwork.Read(reader);
         var selection = ParameterSelection.Read(reader);
         var (mode, batch, layout, names) = ReadLayout(reader);
-        return new Contents(task, network, selection, mode, batch, layout, names, CPU, FeatureColumn: "Features");
+        return new Contents(task, network, selection, mode, batch, layout, names, CPU, FeatureColumn: "Features", Identity(names.Length));
+    }
+
+    private static int[] Identity(int count) => Enumerable.Range(0, count).ToArray();
+
+    /// <summary>The output of each class key: a permutation of 0 … K−1.</summary>
+    private static int[] ReadOutputOrder(BinaryReader reader, int classes)
+    {
+        int count = reader.ReadInt32();
+        if (count != classes) throw new InvalidDataException($"The Ntk model's class order has {count} entries for {classes} classes.");
+        int[] order = Enumerable.Range(0, count).Select(_ => reader.ReadInt32()).ToArray();
+        if (!order.OrderBy(o => o).SequenceEqual(Identity(count)))
+            throw new InvalidDataException("The Ntk model's class order is not a permutation of its outputs.");
+        return order;
     }
 
     private static NtkTask ReadTask(BinaryReader reader)

@@ -26,6 +26,13 @@ public sealed class NtkMulticlassTrainer : IEstimator<NtkMulticlassTransformer>
         /// <summary>Samples per prediction with <see cref="PredictiveApproximation.MonteCarlo"/>.</summary>
         public int MonteCarloSamples = 1000;
 
+        /// <summary>
+        /// The network's class names in output order (output 0 first). When given, each of the label's key values is matched
+        /// to the output of the same name, whatever order MapValueToKey gave the keys. Null: output i is the label's key i + 1
+        /// (its i-th key value), and a label numbered 0 … K−1 or 1 … K in another order is refused.
+        /// </summary>
+        public string[]? OutputClassNames;
+
         internal override void Validate()
         {
             base.Validate();
@@ -58,18 +65,19 @@ public sealed class NtkMulticlassTrainer : IEstimator<NtkMulticlassTransformer>
         string[] classNames = TrainingData.ClassNames(input.Schema[options.LabelColumnName]);
         if (classNames.Length > NtkColumns.MaxClasses)
             throw new ArgumentException($"The label '{options.LabelColumnName}' has {classNames.Length} classes; the Ntk trainer supports up to {NtkColumns.MaxClasses}.");
+        int[] outputOfKey = ClassOrder.Resolve(classNames, options.OutputClassNames, options.LabelColumnName);
         var (summary, state) = run.Fit(data, NtkTask.Multiclass, classNames, (network, inputs, outputs) =>
         {
             if (outputs != classNames.Length)
                 throw new ArgumentException($"The label '{options.LabelColumnName}' has {classNames.Length} classes, but the network has {outputs} outputs; " +
-                                            "they must be equal (one output per class, in the label's key order).");
-            Tensor labels = tensor(data.Classes, dtype: ScalarType.Int64).to(network.Parameters.Device);
+                                            "they must be equal (one output per class; OutputClassNames says which is which).");
+            Tensor labels = tensor(data.Classes.Select(k => (long)outputOfKey[k]).ToArray(), dtype: ScalarType.Int64).to(network.Parameters.Device);
             var settings = new ClassificationSettings(options.Likelihood, options.Mean, options.PriorVariance, options.NoiseVariance,
                                                       options.PredictiveApproximation, options.MonteCarloSamples, options.Seed, solver,
                                                       IndependentOutputs: options.IndependentOutputs, Strategy: options.Strategy);
             var posterior = GaussianProcessClassification.Fit(network, inputs, labels, settings);
             return new FitRun.Posterior(posterior.Report, stream => PosteriorSerializer.Write(stream, posterior));
-        });
+        }, outputOfKey);
         return new NtkMulticlassTransformer(PredictionChain.Multiclass(input, options.FeatureColumnName, state, classNames), summary, state);
     }
 

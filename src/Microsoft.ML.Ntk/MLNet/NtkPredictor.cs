@@ -17,6 +17,7 @@ internal sealed class NtkPredictor
     private readonly ClassificationPosterior? classification;
     private readonly string[] classNames = Array.Empty<string>();
     private readonly NtkTask task = NtkTask.Regression;
+    private readonly int[] outputOfKey = Array.Empty<int>();
 
     public NtkPredictor(InputLayout layout, string featureColumn, RegressionPosterior posterior)
     {
@@ -25,8 +26,9 @@ internal sealed class NtkPredictor
         regression = posterior;
     }
 
-    public NtkPredictor(InputLayout layout, string featureColumn, ClassificationPosterior posterior, string[] classNames, NtkTask task)
+    public NtkPredictor(InputLayout layout, string featureColumn, ClassificationPosterior posterior, string[] classNames, NtkTask task, int[] outputOfKey)
     {
+        this.outputOfKey = outputOfKey;
         this.layout = layout;
         this.featureColumn = featureColumn;
         classification = posterior;
@@ -44,7 +46,10 @@ internal sealed class NtkPredictor
         return ((float)prediction.Mean[0, 0].item<double>(), (float)prediction.PredictiveVariance[0, 0].item<double>());
     }
 
-    /// <summary>Writes class probabilities and latent variances into the first K slots; returns the most probable class's name.</summary>
+    /// <summary>
+    /// Writes class probabilities and latent variances into the first K slots, in the label's key order (slot k: the output
+    /// of key k + 1); returns the most probable class's name.
+    /// </summary>
     public string PredictMulticlass(float[] features, float[] scores, float[] variances)
     {
         var posterior = task == NtkTask.Multiclass ? classification! : throw WrongTask(NtkTask.Multiclass);
@@ -52,12 +57,13 @@ internal sealed class NtkPredictor
         using var scope = NewDisposeScope();
         var prediction = posterior.Predict(layout.ToInputs(features, 1).to(posterior.Network.Parameters.Device));
         double[] p = prediction.Probabilities[0].cpu().data<double>().ToArray(), v = prediction.LatentVariance[0].cpu().data<double>().ToArray();
-        for (int c = 0; c < p.Length; c++)
+        for (int k = 0; k < outputOfKey.Length; k++)
         {
-            scores[c] = (float)p[c];
-            variances[c] = (float)v[c];
+            scores[k] = (float)p[outputOfKey[k]];
+            variances[k] = (float)v[outputOfKey[k]];
         }
-        return classNames[Array.IndexOf(p, p.Max())];
+        int best = Array.IndexOf(p, p.Max());
+        return classNames[Array.IndexOf(outputOfKey, best)];
     }
 
     /// <summary>The log-odds' mean and variance and P(true) of a binary model.</summary>

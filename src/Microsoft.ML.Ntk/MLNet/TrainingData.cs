@@ -97,19 +97,33 @@ internal sealed class TrainingData
         return new TrainingData(rows.Features, rows.Count, rows.Length) { Classes = classes.ToArray() };
     }
 
-    /// <summary>The class names of a key-typed label: its key values as text, else "0" … "K−1".</summary>
+    /// <summary>The class names of a key-typed label: its key values as text (numbers in invariant culture), else "0" … "K−1".</summary>
     public static string[] ClassNames(DataViewSchema.Column label)
     {
         int count = checked((int)((KeyDataViewType)label.Type).Count);
         var values = label.Annotations.Schema.GetColumnOrNull("KeyValues");
-        if (values is { Type: VectorDataViewType { ItemType: TextDataViewType } })
+        string[]? names = values?.Type is VectorDataViewType { ItemType: var item } ? item.RawType switch
         {
-            VBuffer<ReadOnlyMemory<char>> names = default;
-            label.Annotations.GetValue("KeyValues", ref names);
-            var dense = names.DenseValues().Select(n => n.ToString()).ToArray();
-            if (dense.Length == count) return dense;
-        }
-        return Enumerable.Range(0, count).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+            var t when t == typeof(ReadOnlyMemory<char>) => KeyValues<ReadOnlyMemory<char>>(label),
+            var t when t == typeof(float) => KeyValues<float>(label),
+            var t when t == typeof(double) => KeyValues<double>(label),
+            var t when t == typeof(int) => KeyValues<int>(label),
+            var t when t == typeof(uint) => KeyValues<uint>(label),
+            var t when t == typeof(long) => KeyValues<long>(label),
+            var t when t == typeof(ulong) => KeyValues<ulong>(label),
+            var t when t == typeof(bool) => KeyValues<bool>(label),
+            _ => null,
+        } : null;
+        return names is { Length: var n } && n == count
+            ? names
+            : Enumerable.Range(0, count).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+    }
+
+    private static string[] KeyValues<T>(DataViewSchema.Column label)
+    {
+        VBuffer<T> values = default;
+        label.Annotations.GetValue("KeyValues", ref values);
+        return values.DenseValues().Select(v => Convert.ToString(v is ReadOnlyMemory<char> text ? text.ToString() : v, System.Globalization.CultureInfo.InvariantCulture) ?? "").ToArray();
     }
 
     /// <summary>The column, or an error that names it and lists the columns there are.</summary>

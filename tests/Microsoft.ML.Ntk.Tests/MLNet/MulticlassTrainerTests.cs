@@ -96,6 +96,18 @@ public class MulticlassTrainerTests
     }
 
     [Fact]
+    public void TopKEvaluationWorksOnTheScore()
+    {
+        using var folder = new TemporaryFolder();
+        var (ml, train, test, pipeline) = Setup(folder, new NtkMulticlassTrainer.Options { Mean = PriorMean.Zero });
+        var metrics = ml.MulticlassClassification.Evaluate(pipeline.Fit(train).Transform(test), topKPredictionCount: 2);
+        Assert.Equal(2, metrics.TopKPredictionCount);
+        Assert.True(metrics.TopKAccuracy >= metrics.MicroAccuracy, $"top-2 accuracy {metrics.TopKAccuracy:F3} below accuracy {metrics.MicroAccuracy:F3}");
+        Assert.Equal(2, metrics.TopKAccuracyForAllK.Count);                   // K = 1 and 2
+        Assert.Equal(metrics.MicroAccuracy, metrics.TopKAccuracyForAllK[0], 6);
+    }
+
+    [Fact]
     public void CrossValidateWorks()
     {
         using var folder = new TemporaryFolder();
