@@ -29,7 +29,7 @@ public class ModelStateTests : IDisposable
             var x = Enumerable.Range(0, 3).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
             return new ThreeFeatures { Features = x, Label = x[0] + x[1] > x[2] ? 1u : 2u };
         }).ToArray();
-        return ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(rows)).Transform(ml.Data.LoadFromEnumerable(rows));
+        return ml.Transforms.Conversion.MapValueToKey("Label", keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByValue).Fit(ml.Data.LoadFromEnumerable(rows)).Transform(ml.Data.LoadFromEnumerable(rows));
     }
 
     private static string Scores(MLContext context, ITransformer model, IDataView data) =>
