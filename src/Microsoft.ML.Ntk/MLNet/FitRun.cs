@@ -77,8 +77,8 @@ internal sealed class FitRun : IDisposable
         Report(NtkFitStage.BuildingModel, "Saving the posterior into the model.");
         var contents = new NtkModelState.Contents(task, options.Network!, options.AdaptedParameters, options.TangentMode, options.BatchSize, layout, classNames,
                                                   device, options.FeatureColumnName, outputOfKey ?? Enumerable.Range(0, classNames.Length).ToArray());
-        string state = NtkModelState.Encode(contents, posterior.Write);
-        return (Finish(posterior.Report, data.Count, network.Parameters.Count), state);
+        var summary = Finish(posterior.Report, data.Count, network.Parameters.Count);
+        return (summary, NtkModelState.Encode(contents, posterior.Write, summary));
     }
 
     /// <summary>The number of network outputs, from one forward pass on the first input (errors name the input shape).</summary>

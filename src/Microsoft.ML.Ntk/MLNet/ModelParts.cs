@@ -10,7 +10,7 @@ namespace Microsoft.ML.Ntk.MLNet;
 /// </summary>
 internal static class ModelParts
 {
-    public const string Settings = "settings", Network = "network", Posterior = "posterior";
+    public const string Settings = "settings", Network = "network", Posterior = "posterior", Summary = "summary";
     private const int HashBytes = 32;
 
     public static void Write(BinaryWriter writer, string name, Action<Stream> write)

@@ -5,15 +5,14 @@ using static TorchSharp.torch;
 
 namespace Microsoft.ML.Ntk.MLNet;
 
-/// <summary>The task a saved model predicts for.</summary>
-internal enum NtkTask : byte { Regression = 1, Multiclass = 2, Binary = 3 }
 
 /// <summary>
 /// Everything prediction needs, as one versioned byte stream stored as base64 text inside the ML.NET model: "NTKM", the
 /// format version, the task, the network (how to rebuild it), the adapted-parameter selection, the tangent mode and batch
 /// size, the input layout, the class names (multiclass, in key order) and the network output of each, the device of the fit, and the posterior
 /// (<see cref="PosteriorSerializer"/>). Version 2 keeps them in three named parts (settings, network, posterior), each with
-/// its length and SHA-256 checksum, verified before anything in it is read (<see cref="ModelParts"/>); version 1 (one
+/// its length and SHA-256 checksum, verified before anything in it is read (<see cref="ModelParts"/>), and a fourth, the fit
+/// summary (states written before it was added lack it: their summary reads as unknown); version 1 (one
 /// stream, no checksums, no device) is still read. A model fitted on a CUDA device predicts on that device where TorchSharp
 /// has it, on the CPU elsewhere (the same numbers up to rounding); version 1 states predict on the CPU.
 /// </summary>
@@ -33,7 +32,7 @@ internal static class NtkModelState
         return new LinearizedNetwork(copy, selection, mode, batchSize);
     }
 
-    public static string Encode(Contents contents, Action<Stream> writePosterior)
+    public static string Encode(Contents contents, Action<Stream> writePosterior, NtkFitSummary summary)
     {
         using var stream = new MemoryStream();
         using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
@@ -47,6 +46,7 @@ internal static class NtkModelState
                 contents.Network.Write(partWriter);
             });
             ModelParts.Write(writer, ModelParts.Posterior, writePosterior);
+            ModelParts.Write(writer, ModelParts.Summary, part => SummaryPart.Write(part, summary));
         }
         return Convert.ToBase64String(stream.GetBuffer(), 0, (int)stream.Length);
     }
@@ -91,6 +91,33 @@ internal static class NtkModelState
         }
     }
 
+    /// <summary>What a saved state is, read from its settings, network description and summary parts (nothing is rebuilt).</summary>
+    public static NtkModelInfo Describe(ReadOnlySpan<char> text)
+    {
+        byte[] bytes = new byte[text.Length / 4 * 3 + 3];
+        if (!Convert.TryFromBase64Chars(text, bytes, out int length))
+            throw new InvalidDataException("The Ntk model state inside this ML.NET model is damaged (it is not valid base64 text).");
+        using var stream = new MemoryStream(bytes, 0, length, writable: false);
+        using var reader = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+        int version = ReadHeader(reader);
+        if (version < 2)
+        {
+            var old = ReadVersionOne(reader);
+            return new NtkModelInfo(old.Task, version, old.Network.Description, old.FeatureColumn, old.ClassNames, FitSummary: null);
+        }
+        var settings = ModelParts.Read(reader, ModelParts.Settings);
+        var network = ModelParts.Read(reader, ModelParts.Network);
+        ModelParts.Read(reader, ModelParts.Posterior);
+        var summary = stream.Position < stream.Length ? SummaryPart.Read(ModelParts.Read(reader, ModelParts.Summary)) : null;
+        using var settingsReader = new BinaryReader(settings, System.Text.Encoding.UTF8);
+        using var networkReader = new BinaryReader(network, System.Text.Encoding.UTF8);
+        var task = ReadTask(settingsReader);
+        ParameterSelection.Read(settingsReader);
+        var (_, _, _, names) = ReadLayout(settingsReader);
+        ReadDevice(settingsReader);
+        return new NtkModelInfo(task, version, PretrainedNetwork.ReadDescription(networkReader), settingsReader.ReadString(), names, summary);
+    }
+
     private static int ReadHeader(BinaryReader reader)
     {
         if (!reader.ReadBytes(Magic.Length).SequenceEqual(Magic))
@@ -109,6 +136,7 @@ internal static class NtkModelState
         var settings = ModelParts.Read(reader, ModelParts.Settings);
         var network = ModelParts.Read(reader, ModelParts.Network);
         var posterior = ModelParts.Read(reader, ModelParts.Posterior);
+        if (reader.BaseStream.Position < reader.BaseStream.Length) SummaryPart.Read(ModelParts.Read(reader, ModelParts.Summary));   // verified too
         using var settingsReader = new BinaryReader(settings, System.Text.Encoding.UTF8);
         using var networkReader = new BinaryReader(network, System.Text.Encoding.UTF8);
         var task = ReadTask(settingsReader);

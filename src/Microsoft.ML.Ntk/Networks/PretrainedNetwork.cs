@@ -166,6 +166,15 @@ public sealed class PretrainedNetwork
         };
     }
 
+    /// <summary>The description of a network written by <see cref="Write"/>, without rebuilding it.</summary>
+    internal static string ReadDescription(BinaryReader reader)
+    {
+        if (!reader.ReadBytes(Magic.Length).SequenceEqual(Magic)) throw new InvalidDataException("The saved network's header is wrong.");
+        reader.ReadInt32();
+        reader.ReadByte();
+        return reader.ReadString();
+    }
+
     /// <summary>Refuses weights with NaN or infinity (they would fail much later, inside a factorization), naming the first.</summary>
     private static void CheckFinite(nn.Module module, string description)
     {

@@ -159,7 +159,7 @@ public class ModelStateTests : IDisposable
     {
         byte[] bytes = Convert.FromBase64String(State());
         var parts = PartRanges(bytes);
-        Assert.Equal(new[] { ModelParts.Settings, ModelParts.Network, ModelParts.Posterior }, parts.Select(p => p.Name));
+        Assert.Equal(new[] { ModelParts.Settings, ModelParts.Network, ModelParts.Posterior, ModelParts.Summary }, parts.Select(p => p.Name));
         var random = new Random(5);
         foreach (var (name, start, length) in parts)
             foreach (long offset in new[] { start, start + length / 2, start + length - 1 })

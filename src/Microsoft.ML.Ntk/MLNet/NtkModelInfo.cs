@@ -1,0 +1,63 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.Ntk.MLNet;
+using Microsoft.ML.Transforms;
+
+namespace Microsoft.ML.Ntk;
+
+/// <summary>The task an Ntk model predicts for.</summary>
+public enum NtkTask : byte
+{
+    /// <summary>Regression: Score and Variance.</summary>
+    Regression = 1,
+
+    /// <summary>Multiclass classification: Score (probabilities), PredictedLabel and Variance.</summary>
+    Multiclass = 2,
+
+    /// <summary>Binary classification: Score (log-odds), Probability, PredictedLabel and Variance.</summary>
+    Binary = 3,
+}
+
+/// <summary>
+/// What an Ntk model is, as saved inside it: the task, the model state's format version, the network's description, the
+/// feature column, the class names (multiclass, in the label's key order), and the summary of the fit that made it
+/// (strategy, hyperparameters, solver, warnings; null for models saved before the summary was stored).
+/// </summary>
+public sealed record NtkModelInfo(NtkTask Task, int FormatVersion, string Network, string FeatureColumn, IReadOnlyList<string> ClassNames,
+                                  NtkFitSummary? FitSummary);
+
+/// <summary>Reads what an Ntk model is, for a fitted model or one loaded with <c>mlContext.Model.Load</c>.</summary>
+public static class NtkModel
+{
+    /// <summary>
+    /// Describes the Ntk model inside <paramref name="model"/> (a fitted Ntk transformer, or any chain that holds one, such as
+    /// a loaded pipeline); the first one found when there are several. Throws when the model holds none.
+    /// </summary>
+    public static NtkModelInfo Describe(ITransformer model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        string state = FindState(model) ?? throw new ArgumentException("This model holds no Ntk trainer's model.", nameof(model));
+        return NtkModelState.Describe(state);
+    }
+
+    private static string? FindState(ITransformer model)
+    {
+        if (model is NtkTransformer fitted) return fitted.State;
+        if (model is not IEnumerable<ITransformer> chain) return null;
+        var parts = chain.ToList();
+        for (int i = 0; i < parts.Count; i++)
+        {
+            if (parts[i] is CustomMappingTransformer<NoColumns, ModelKeyRow> && i + 1 < parts.Count) return StateAfter(parts[i], parts[i + 1]);
+            if (FindState(parts[i]) is { } nested) return nested;
+        }
+        return null;
+    }
+
+    /// <summary>The state column the model's key mapping and state lookup give on one row of no columns.</summary>
+    private static string StateAfter(ITransformer key, ITransformer lookup)
+    {
+        var ml = new MLContext();
+        ml.ComponentCatalog.RegisterAssembly(typeof(NtkModel).Assembly);
+        IDataView one = ml.Data.LoadFromEnumerable(new[] { new ClassNameRow() });
+        return lookup.Transform(key.Transform(one)).GetColumn<string>(NtkColumns.State).First();
+    }
+}
