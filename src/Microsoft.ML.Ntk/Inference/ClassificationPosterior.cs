@@ -113,7 +113,7 @@ internal sealed class ClassificationPosterior
         long c = mean.shape[1];
         if (c is not (1 or 2)) throw new InvalidOperationException($"A binary prediction needs one or two outputs; the network has {c}.");
         Tensor logOdds = c == 1 ? mean[.., 0] : mean[.., 1] - mean[.., 0];
-        Tensor variance = (c == 1 ? latent[.., 0, 0] : latent[.., 0, 0] + latent[.., 1, 1] - latent[.., 0, 1] - latent[.., 1, 0]).AtLeast(0);
+        Tensor variance = (c == 1 ? latent[.., 0, 0] : latent[.., 0, 0].Plus(latent[.., 1, 1]) - latent[.., 0, 1] - latent[.., 1, 0]).AtLeast(0);
         if (Settings.Predictive == PredictiveApproximation.Probit) return new BinaryPrediction(logOdds, variance, Probit(logOdds, variance).sigmoid());
         var generator = new TorchSharp.torch.Generator((ulong)(Settings.Seed * 1_000_003L + offset));
         Tensor z = randn(new long[] { Settings.MonteCarloSamples, logOdds.shape[0] }, generator: generator, dtype: ScalarType.Float64);

@@ -104,7 +104,7 @@ internal sealed class ReportingLikelihood(IMarginalLikelihood inner, SolverSetti
     {
         var result = inner.Evaluate(priorVariance, noiseVariance);
         int step = ++evaluations;
-        solver.Report(NtkFitStage.LearningHyperparameters, step,
+        solver.Report(SolverPhase.Searching, step,
                       () => $"marginal likelihood {result.Value:F3} at s² = {priorVariance:G4}, σ² = {noiseVariance:G4}");
         return result;
     }

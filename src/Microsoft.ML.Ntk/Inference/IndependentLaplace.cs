@@ -66,7 +66,7 @@ internal static class IndependentLaplace
             gradient = problem.GradientNorm(state);
             withoutProgress = gradient < 0.9 * previous ? 0 : withoutProgress + 1;
             stagnated |= withoutProgress >= LatentLaplace.StagnantIterations;
-            settings.Report(NtkFitStage.Solving, iteration, () => $"Newton iteration {iteration}: gradient norm {gradient:E2}");
+            settings.Report(SolverPhase.Iterating, iteration, () => $"Newton iteration {iteration}: gradient norm {gradient:E2}");
         }
         var f = problem.Factor(state);
         return new IndependentMode(scope.MoveToOuter(state.Weights.reshape(-1)), state.Objective, f.LogDeterminant, iteration, gradient, initial,
@@ -128,7 +128,7 @@ internal static class IndependentLaplace
             Tensor c = f.E.matmul(Kernel(b).Times(s2).t().unsqueeze(2)).squeeze(2);      // E_c (s² K_c b_c): [C, N]
             Tensor z = cholesky_solve(c.sum(dim: 0).unsqueeze(1), f.M);                        // (M Mᵀ)⁻¹ Rᵀ c: [N, 1]
             Tensor back = f.E.matmul(z.unsqueeze(0)).squeeze(2);                           // E_c z: [C, N]
-            Tensor next = b - c.t() + back.t();
+            Tensor next = (b - c.t()).Plus(back.t());
             Tensor direction = next - state.Weights;
             Tensor r = (state.Weights - y).Plus(p);
             double slope = s2 * (direction * Kernel(r)).sum().item<double>();

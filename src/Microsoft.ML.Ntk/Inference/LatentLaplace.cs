@@ -86,7 +86,7 @@ internal static class LatentLaplace
             gradient = GradientNorm(kernel, y, state);
             withoutProgress = gradient < 0.9 * previous ? 0 : withoutProgress + 1;
             stagnated |= withoutProgress >= StagnantIterations;
-            settings.Report(NtkFitStage.Solving, iteration, () => $"Newton iteration {iteration}: gradient norm {gradient:E2}");
+            settings.Report(SolverPhase.Iterating, iteration, () => $"Newton iteration {iteration}: gradient norm {gradient:E2}");
         }
         var curvature = CurvatureBlocks.At(state.Probabilities);
         var factor = Factor(kernel, curvature, priorVariance);

@@ -25,7 +25,7 @@ internal static class SoftmaxLink
     {
         using var scope = NewDisposeScope();
         if (latent.shape[1] == 1)
-            return -(targets * nn.functional.logsigmoid(latent) + targets.ConstantMinus(1) * nn.functional.logsigmoid(latent.neg())).sum().item<double>();
+            return -(targets * nn.functional.logsigmoid(latent)).Plus(targets.ConstantMinus(1) * nn.functional.logsigmoid(latent.neg())).sum().item<double>();
         return -(targets * latent.log_softmax(1)).sum().item<double>();
     }
 }

@@ -35,7 +35,7 @@ internal sealed class SoftmaxModes(Tensor kernel, Tensor prior, Tensor onehot, b
             Keep(mode.Weights, s2, evaluation);
             evidence = mode.Evidence;
         }
-        progress.Report(NtkFitStage.LearningHyperparameters, ++evaluated, () => $"Laplace evidence {evidence:F3} at s² = {s2:G4}");
+        progress.Report(SolverPhase.Searching, ++evaluated, () => $"Laplace evidence {evidence:F3} at s² = {s2:G4}");
         return evidence;
     }
 

@@ -64,7 +64,7 @@ internal static class ConjugateGradients
             x.Accumulate(p * alpha);
             r.sub_(ap * alpha);
             iterations++;
-            settings.Report(NtkFitStage.Solving, iterations, () => $"conjugate gradients: iteration {iterations}");
+            settings.Report(SolverPhase.Iterating, iterations, () => $"conjugate gradients: iteration {iterations}");
             active.logical_and_(Residuals(r, rhsNorm).Above(settings.Tolerance));
             Tensor zNext = preconditioner?.Apply(r) ?? r;
             Tensor rzNext = (r * zNext).sum(dim: 0);

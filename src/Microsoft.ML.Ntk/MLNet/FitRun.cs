@@ -39,7 +39,7 @@ internal sealed class FitRun : IDisposable
     {
         get
         {
-            var solver = new SolverSettings(options.Tolerance, options.MaxIterations, Cancellation, new WatchingProgress(this, options.Progress));
+            var solver = new SolverSettings(options.Tolerance, options.MaxIterations, Cancellation, new WatchingProgress(this, options.Progress).Report);
             solver.Validate();
             return solver;
         }
@@ -113,13 +113,13 @@ internal sealed class FitRun : IDisposable
         }
     }
 
-    /// <summary>Forwards the solvers' progress to the user's, looking at the MLContext's cancellation first.</summary>
-    private sealed class WatchingProgress(FitRun run, IProgress<NtkProgress>? user) : IProgress<NtkProgress>
+    /// <summary>Forwards the solvers' progress to the user's as fit stages, looking at the MLContext's cancellation first.</summary>
+    private sealed class WatchingProgress(FitRun run, IProgress<NtkProgress>? user)
     {
-        public void Report(NtkProgress value)
+        public void Report(SolverPhase phase, int step, Func<string> message)
         {
             if (run.environment is { } environment) run.CancelIfRequested(environment);
-            user?.Report(value);
+            user?.Report(new NtkProgress(phase == SolverPhase.Searching ? NtkFitStage.LearningHyperparameters : NtkFitStage.Solving, step, message()));
         }
     }
 

@@ -1,6 +1,8 @@
 using Microsoft.ML.Ntk.Inference;
+using Microsoft.ML.Ntk.Networks;
 using Microsoft.ML.Ntk.Linearization;
 using Microsoft.ML.Ntk.Tests.Linearization;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Ntk.Tests.Stress;
@@ -22,7 +24,9 @@ public class ForcedCollectionTests
         var cases = new List<(string Name, Func<Tensor> Run)>();
         foreach (var strategy in new[] { InferenceStrategy.Dense, InferenceStrategy.FunctionSpace, InferenceStrategy.WeightSpace })
             cases.Add(($"regression {strategy}", () => Regression(strategy)));
-        cases.Add(("softmax", Softmax));
+        cases.Add(("softmax", () => Softmax(independentOutputs: false)));
+        cases.Add(("softmax, independent outputs", () => Softmax(independentOutputs: true)));
+        cases.Add(("binary, one output", Binary));
         var posterior = GaussianProcessRegression.Fit(new LinearizedNetwork(Cnn.Network, ParameterSelection.All), Cnn.Inputs, Targets, new RegressionSettings());
         cases.Add(("40 single-row predictions", () => cat(Enumerable.Range(0, 40).Select(i =>
         {
@@ -108,12 +112,33 @@ public class ForcedCollectionTests
         return randn(Cnn.Inputs.shape[0], 3, dtype: ScalarType.Float64);
     }
 
-    private static Tensor Softmax()
+    private static Tensor Softmax(bool independentOutputs)
     {
         var test = Resnet;
         var network = new LinearizedNetwork(test.Network, ParameterSelection.All, TangentMode.Auto, batchSize: 2);
-        var posterior = GaussianProcessClassification.Fit(network, test.Inputs, tensor(new long[] { 0, 2 }), new ClassificationSettings());
+        var posterior = GaussianProcessClassification.Fit(network, test.Inputs, tensor(new long[] { 0, 2 }),
+                                                          new ClassificationSettings(IndependentOutputs: independentOutputs));
         var prediction = posterior.Predict(test.Inputs);
         return cat(new[] { prediction.Probabilities, prediction.LatentVariance }, 1);
+    }
+
+    private static readonly nn.Module OneOutput = MakeOneOutput();
+
+    private static nn.Module MakeOneOutput()
+    {
+        manual_seed(6);
+        nn.Module module = Architectures.Mlp(3, new long[] { 6 }, 1, () => nn.Tanh());
+        module = module.to(ScalarType.Float64);
+        module.eval();
+        return module;
+    }
+
+    private static Tensor Binary()
+    {
+        var network = new LinearizedNetwork(OneOutput, ParameterSelection.All, TangentMode.Auto, batchSize: 2);
+        Tensor x = Cnn.Inputs.reshape(Cnn.Inputs.shape[0], -1).narrow(1, 0, 3);
+        var posterior = GaussianProcessClassification.Fit(network, x, tensor(new long[] { 1, 0, 1 }), new ClassificationSettings());
+        var prediction = posterior.PredictBinary(x);
+        return cat(new[] { prediction.LogOdds, prediction.Variance, prediction.Probability });
     }
 }

@@ -38,7 +38,7 @@ internal static class SoftmaxMap
             Tensor gradient = Gradient(space, onehot, state.Probabilities, shift, priorVariance);
             gradientNorm = gradient.norm().item<double>();
             if (gradientNorm <= target) break;
-            settings.Report(NtkFitStage.Solving, newton + 1, () => $"Newton iteration {newton + 1}: gradient norm {gradientNorm:E2}");
+            settings.Report(SolverPhase.Iterating, newton + 1, () => $"Newton iteration {newton + 1}: gradient norm {gradientNorm:E2}");
             var hessian = new SoftmaxHessianOperator(space, state.Probabilities, priorVariance, network.Parameters.Device);
             double forcing = Math.Min(0.5, Math.Sqrt(gradientNorm / Math.Max(initialGradient, 1e-300)));
             var step = ConjugateGradients.Solve(hessian, -gradient.unsqueeze(1), null,
