@@ -6,7 +6,7 @@ namespace Microsoft.ML.Ntk.Inference;
 /// What a classification fit is told: the likelihood, the prior mean (network outputs or zero), the prior variance s²
 /// (null: chosen by the Laplace evidence), the noise variance of the Gaussian likelihood (null: learned), how
 /// probabilities are predicted, the Monte Carlo sample count and seed, the solver's limits, and whether the outputs'
-/// kernels are independent; the regression strategy of the Gaussian likelihood.
+/// kernels are independent; the regression strategy and noise floor of the Gaussian likelihood.
 /// </summary>
 internal sealed record ClassificationSettings(
     ClassificationLikelihood Likelihood = ClassificationLikelihood.Softmax,
@@ -18,13 +18,14 @@ internal sealed record ClassificationSettings(
     int Seed = 0,
     SolverSettings? Solver = null,
     bool IndependentOutputs = false,
-    InferenceStrategy Strategy = InferenceStrategy.Auto)
+    InferenceStrategy Strategy = InferenceStrategy.Auto,
+    double NoiseFloor = HyperparameterSpec.DefaultNoiseFloor)
 {
     public SolverSettings SolverOrDefault => Solver ?? new SolverSettings();
 
     public void Validate()
     {
-        new HyperparameterSpec(PriorVariance, NoiseVariance).Validate();
+        new HyperparameterSpec(PriorVariance, NoiseVariance, NoiseFloor).Validate();
         SolverOrDefault.Validate();
         if (Likelihood == ClassificationLikelihood.Softmax && Mean == PriorMean.Constant)
             throw new NotSupportedException("A constant prior mean is not available with the softmax likelihood; use Network or Zero.");

@@ -23,7 +23,7 @@ internal static class DenseRegression
         Tensor baseline = settings.Mean == PriorMean.Constant ? zeros_like(problem.Targets) : problem.PriorMeanValues(settings.Mean, Array.Empty<double>());
         Tensor centered = problem.Targets - baseline;
         var likelihood = new ExactMarginalLikelihood(kernel, centered, settings.Mean == PriorMean.Constant ? (int)problem.Outputs : null);
-        var learned = HyperparameterLearning.Learn(likelihood, settings.Hyperparameters, centered.var().item<double>(),
+        var learned = HyperparameterLearning.Learn(likelihood, settings.Hyperparameters, centered, settings.Mean,
                                                    kernel.diagonal().mean().item<double>(), settings.SolverOrDefault);
 
         Tensor system = kernel.Times(learned.PriorVariance).Plus(eye(problem.Size, dtype: ScalarType.Float64).Times(learned.NoiseVariance));

@@ -28,6 +28,7 @@ internal static class FitWarnings
         if (!learned.Converged)
             warnings.Add($"The hyperparameter search stopped after {learned.Iterations} iterations before its gradient vanished.");
         if (learned.Implausibility(residualScale) is { } implausible) warnings.Add(implausible);
+        if (learned.OnNoiseFloor() is { } floor) warnings.Add(floor);
         return warnings;
     }
 }

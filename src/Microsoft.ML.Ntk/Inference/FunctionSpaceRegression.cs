@@ -31,7 +31,7 @@ internal static class FunctionSpaceRegression
         var likelihood = given ? null : new LanczosMarginalLikelihood(kernel, residual, settings.Probes, steps, settings.Seed, sampleMean);
         var learned = likelihood is null
             ? LearnedHyperparameters.Given(settings.PriorVariance!.Value, settings.NoiseVariance!.Value, sampleMean)
-            : HyperparameterLearning.Learn(likelihood, settings.Hyperparameters, residual.var().item<double>(),
+            : HyperparameterLearning.Learn(likelihood, settings.Hyperparameters, residual, settings.Mean,
                                            Traces.Hutchinson(kernel, 4, settings.Seed) / problem.Size, solver);
 
         var system = kernel.Scaled(learned.PriorVariance).WithAddedDiagonal(learned.NoiseVariance);

@@ -31,7 +31,7 @@ internal static class GaussianProcessClassification
         Tensor onehot = nn.functional.one_hot(labels, unlabelled.Outputs).to(ScalarType.Float64);
         var problem = unlabelled.WithTargets(onehot);
         var regressionSettings = new RegressionSettings(settings.Mean, settings.PriorVariance, settings.NoiseVariance, settings.Strategy, settings.Solver,
-                                                        Seed: settings.Seed, IndependentOutputs: settings.IndependentOutputs);
+                                                        Seed: settings.Seed, IndependentOutputs: settings.IndependentOutputs, NoiseFloor: settings.NoiseFloor);
         var regression = GaussianProcessRegression.Fit(problem, regressionSettings);
         return new ClassificationPosterior(problem.Network, settings.Mean, regression.PriorVariance, regression.ParameterShift, regression.Variance,
                                            settings, regression.Report);

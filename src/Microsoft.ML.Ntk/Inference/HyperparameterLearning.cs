@@ -4,8 +4,15 @@ namespace Microsoft.ML.Ntk.Inference;
 
 /// <summary>The hyperparameters a fit ended with, and how they were found.</summary>
 internal sealed record LearnedHyperparameters(double PriorVariance, double NoiseVariance, double[] ConstantMean,
-                                              double LogMarginalLikelihood, int Iterations, bool Converged)
+                                              double LogMarginalLikelihood, int Iterations, bool Converged, double NoiseFloor = 0)
 {
+    /// <summary>A warning when the learned σ² ended within 1 % of its floor (the likelihood wanted less noise), else null.</summary>
+    public string? OnNoiseFloor() =>
+        NoiseFloor > 0 && NoiseVariance <= 1.01 * NoiseFloor
+            ? $"The learned noise variance sits on its floor (σ² = {NoiseVariance:G3}): the marginal likelihood would choose less noise. " +
+              "Set NoiseVarianceFloor lower (0: pure maximum likelihood) if the targets are nearly noise-free, or give NoiseVariance."
+            : null;
+
     /// <summary>Both values given by the user: nothing was learned, and the marginal likelihood was not computed (NaN).</summary>
     public static LearnedHyperparameters Given(double priorVariance, double noiseVariance, double[] constantMean) =>
         new(priorVariance, noiseVariance, constantMean, double.NaN, 0, true);
@@ -23,7 +30,9 @@ internal sealed record LearnedHyperparameters(double PriorVariance, double Noise
 /// The surface can have a poor local maximum where the noise explains everything (measured: an NTK whose useful
 /// scale was 10⁴ times the one its mean diagonal suggests), so the search first evaluates a grid (s² over e^±10 of
 /// var(y − m) / mean k0(x, x), σ² from 0.1 % to 90 % of var(y − m)) and runs BFGS from the three best grid points.
-/// Evaluations cost O(n) (exact) or O(probes × steps) (Lanczos), so the grid is cheap. Fixed values are kept as given.
+/// Evaluations cost O(n) (exact) or O(probes × steps) (Lanczos), so the grid is cheap. Fixed values are kept as given. A
+/// learned σ² is floor + e^v with the floor a fraction of var(y − m) (<see cref="HyperparameterSpec.NoiseFloor"/>), so the
+/// search is smooth and never goes below it.
 /// </summary>
 internal static class HyperparameterLearning
 {
@@ -31,21 +40,30 @@ internal static class HyperparameterLearning
     private static readonly double[] PriorOffsets = Enumerable.Range(-7, 15).Select(i => 1.5 * i).ToArray();  // e^-10.5 … e^10.5
     private const int Starts = 3;
 
-    public static LearnedHyperparameters Learn(IMarginalLikelihood likelihood, HyperparameterSpec spec,
-                                               double residualVariance, double meanKernelDiagonal, SolverSettings solver)
+    /// <param name="likelihood">The marginal likelihood to maximize.</param>
+    /// <param name="spec">Which values are fixed, and the noise floor.</param>
+    /// <param name="residual">y − m(X) (before a constant mean is profiled out): its variance places the grid, and its
+    /// <see cref="FitWarnings.ResidualScale"/> sets the noise floor.</param>
+    /// <param name="mean">The prior mean, which decides that scale.</param>
+    /// <param name="meanKernelDiagonal">mean k0(x, x), which places the grid of s².</param>
+    /// <param name="solver">Cancellation and progress.</param>
+    public static LearnedHyperparameters Learn(IMarginalLikelihood likelihood, HyperparameterSpec spec, TorchSharp.torch.Tensor residual,
+                                               PriorMean mean, double meanKernelDiagonal, SolverSettings solver)
     {
         spec.Validate();
+        double residualVariance = residual.var().item<double>(), scale = FitWarnings.ResidualScale(residual, mean);
         var cancellation = solver.Cancellation;
         if (solver.Progress is not null) likelihood = new ReportingLikelihood(likelihood, solver);
         double variance = residualVariance > 0 && double.IsFinite(residualVariance) ? residualVariance : 1.0;
         double diagonal = meanKernelDiagonal > 0 && double.IsFinite(meanKernelDiagonal) ? meanKernelDiagonal : 1.0;
+        double floor = spec.NoiseVariance is null && scale > 0 && double.IsFinite(scale) ? spec.NoiseFloor * scale : 0;
         var grid = new List<(double Prior, double Noise, double Value)>();
         foreach (double offset in spec.PriorVariance is null ? PriorOffsets : new[] { 0.0 })
             foreach (double fraction in spec.NoiseVariance is null ? NoiseFractions : new[] { 0.1 })
             {
                 cancellation.ThrowIfCancellationRequested();
                 double prior = spec.PriorVariance ?? variance / diagonal * Math.Exp(offset);
-                double noise = spec.NoiseVariance ?? fraction * variance;
+                double noise = spec.NoiseVariance ?? floor + fraction * variance;
                 double value = likelihood.Evaluate(prior, noise).Value;
                 if (double.IsFinite(value)) grid.Add((prior, noise, value));
             }
@@ -53,27 +71,27 @@ internal static class HyperparameterLearning
         LearnedHyperparameters? best = null;
         foreach (var start in grid.OrderByDescending(g => g.Value).Take(Starts))
         {
-            var candidate = FromStart(likelihood, spec, start.Prior, start.Noise, cancellation);
+            var candidate = FromStart(likelihood, spec, start.Prior, start.Noise, floor, cancellation);
             if (best is null || candidate.LogMarginalLikelihood > best.LogMarginalLikelihood) best = candidate;
         }
         return best!;
     }
 
     private static LearnedHyperparameters FromStart(IMarginalLikelihood likelihood, HyperparameterSpec spec,
-                                                    double priorStart, double noiseStart, CancellationToken cancellation)
+                                                    double priorStart, double noiseStart, double floor, CancellationToken cancellation)
     {
         bool learnPrior = spec.PriorVariance is null, learnNoise = spec.NoiseVariance is null;
         (double Prior, double Noise) Unpack(double[] point)
         {
             int i = 0;
             double prior = learnPrior ? Math.Exp(point[i++]) : priorStart;
-            double noise = learnNoise ? Math.Exp(point[i]) : noiseStart;
+            double noise = learnNoise ? floor + Math.Exp(point[i]) : noiseStart;
             return (prior, noise);
         }
         var start = new List<double>();
         if (learnPrior) start.Add(Math.Log(priorStart));
-        if (learnNoise) start.Add(Math.Log(noiseStart));
-        if (start.Count == 0) return Finish(likelihood, priorStart, noiseStart, 0, true);
+        if (learnNoise) start.Add(Math.Log(noiseStart - floor));
+        if (start.Count == 0) return Finish(likelihood, priorStart, noiseStart, 0, true, floor);
 
         var result = QuasiNewton.Maximize(point =>
         {
@@ -81,17 +99,17 @@ internal static class HyperparameterLearning
             var (value, dPrior, dNoise, _) = likelihood.Evaluate(prior, noise);
             var gradient = new List<double>();
             if (learnPrior) gradient.Add(dPrior * prior);   // d/d log s² = s² d/ds²
-            if (learnNoise) gradient.Add(dNoise * noise);
+            if (learnNoise) gradient.Add(dNoise * (noise - floor));   // d/dv of σ² = floor + e^v
             return (value, gradient.ToArray());
         }, start.ToArray(), cancellation: cancellation);
         var (finalPrior, finalNoise) = Unpack(result.Point);
-        return Finish(likelihood, finalPrior, finalNoise, result.Iterations, result.Converged);
+        return Finish(likelihood, finalPrior, finalNoise, result.Iterations, result.Converged, floor);
     }
 
-    private static LearnedHyperparameters Finish(IMarginalLikelihood likelihood, double prior, double noise, int iterations, bool converged)
+    private static LearnedHyperparameters Finish(IMarginalLikelihood likelihood, double prior, double noise, int iterations, bool converged, double floor)
     {
         var (value, _, _, constant) = likelihood.Evaluate(prior, noise);
-        return new LearnedHyperparameters(prior, noise, constant, value, iterations, converged);
+        return new LearnedHyperparameters(prior, noise, constant, value, iterations, converged, floor);
     }
 }
 

@@ -2,10 +2,19 @@ namespace Microsoft.ML.Ntk.Inference;
 
 /// <summary>
 /// The prior variance s² (the scale of the kernel s² J Jᵀ) and the noise variance σ², each either fixed by the
-/// user (a value) or learned (null).
+/// user (a value) or learned (null); and the floor of a learned σ² as a fraction of the mean square of the targets around
+/// the prior mean, their variance for a constant mean (<see cref="FitWarnings.ResidualScale"/>; 0: pure maximum likelihood,
+/// which can drive σ² to numerical zero with few points).
 /// </summary>
-internal sealed record HyperparameterSpec(double? PriorVariance, double? NoiseVariance)
+internal sealed record HyperparameterSpec(double? PriorVariance, double? NoiseVariance, double NoiseFloor = 0)
 {
+    /// <summary>
+    /// The default floor of a learned noise variance: 0.1 % of the mean square of the targets around the prior mean. Chosen on
+    /// the sinusoid experiment (README, "Noise"): of the floors 0, 1e-4, 1e-3 and 1e-2 it gave the lowest mean test NLL in both
+    /// variants (0.92 and 0.46, against 67 and 444 for pure maximum likelihood), with the test MSE of pure maximum likelihood.
+    /// </summary>
+    public const double DefaultNoiseFloor = 1e-3;
+
     /// <summary>Whether both values are given, so that no marginal likelihood is needed.</summary>
     public bool BothGiven => PriorVariance is not null && NoiseVariance is not null;
 
@@ -15,5 +24,7 @@ internal sealed record HyperparameterSpec(double? PriorVariance, double? NoiseVa
             throw new ArgumentOutOfRangeException(nameof(PriorVariance), s, "The prior variance must be positive and finite.");
         if (NoiseVariance is { } n && !(n > 0 && double.IsFinite(n)))
             throw new ArgumentOutOfRangeException(nameof(NoiseVariance), n, "The noise variance must be positive and finite.");
+        if (!(NoiseFloor >= 0 && NoiseFloor < 1))
+            throw new ArgumentOutOfRangeException(nameof(NoiseFloor), NoiseFloor, "The noise variance floor is a fraction of the targets' variance in [0, 1).");
     }
 }

@@ -7,7 +7,8 @@ namespace Microsoft.ML.Ntk.Inference;
 /// limits; for the iterative strategies also the Rademacher probes and Lanczos steps of the stochastic marginal
 /// likelihood (and of the variance root), the rank of the pivoted-Cholesky preconditioner, and the seed of the probes.
 /// ExactVariances: whether the iterative strategies take predictive variances from the exact factor of the explicit
-/// kernel (null: while <see cref="StrategyChoice.DenseAffordable"/>) or from their Lanczos roots.
+/// kernel (null: while <see cref="StrategyChoice.DenseAffordable"/>) or from their Lanczos roots. NoiseFloor: the floor of a
+/// learned σ² relative to var(y − m) (<see cref="HyperparameterSpec.NoiseFloor"/>).
 /// </summary>
 internal sealed record RegressionSettings(
     PriorMean Mean = PriorMean.Network,
@@ -20,8 +21,9 @@ internal sealed record RegressionSettings(
     int PreconditionerRank = 30,
     int Seed = 0,
     bool IndependentOutputs = false,
-    bool? ExactVariances = null)
+    bool? ExactVariances = null,
+    double NoiseFloor = HyperparameterSpec.DefaultNoiseFloor)
 {
-    public HyperparameterSpec Hyperparameters => new(PriorVariance, NoiseVariance);
+    public HyperparameterSpec Hyperparameters => new(PriorVariance, NoiseVariance, NoiseFloor);
     public SolverSettings SolverOrDefault => Solver ?? new SolverSettings();
 }

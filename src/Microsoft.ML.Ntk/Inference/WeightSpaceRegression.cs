@@ -44,7 +44,7 @@ internal static class WeightSpaceRegression
                                             (int)Math.Min(settings.LanczosSteps, problem.Size), settings.Seed, sampleMean);
         var learned = likelihood is null
             ? LearnedHyperparameters.Given(settings.PriorVariance!.Value, settings.NoiseVariance!.Value, sampleMean)
-            : HyperparameterLearning.Learn(likelihood, settings.Hyperparameters, residual.var().item<double>(),
+            : HyperparameterLearning.Learn(likelihood, settings.Hyperparameters, residual, settings.Mean,
                                            Traces.Hutchinson(gaussNewton, 4, settings.Seed) / problem.Size, solver);
 
         double ratio = learned.NoiseVariance / learned.PriorVariance;

@@ -74,7 +74,8 @@ public sealed class NtkMulticlassTrainer : IEstimator<NtkMulticlassTransformer>
             Tensor labels = tensor(data.Classes.Select(k => (long)outputOfKey[k]).ToArray(), dtype: ScalarType.Int64).to(network.Parameters.Device);
             var settings = new ClassificationSettings(options.Likelihood, options.Mean, options.PriorVariance, options.NoiseVariance,
                                                       options.PredictiveApproximation, options.MonteCarloSamples, options.Seed, solver,
-                                                      IndependentOutputs: options.IndependentOutputs, Strategy: options.Strategy);
+                                                      IndependentOutputs: options.IndependentOutputs, Strategy: options.Strategy,
+                                                      NoiseFloor: options.NoiseVarianceFloor);
             var posterior = GaussianProcessClassification.Fit(network, inputs, labels, settings);
             return new FitRun.Posterior(posterior.Report, stream => PosteriorSerializer.Write(stream, posterior));
         }, outputOfKey);

@@ -42,7 +42,7 @@ public sealed class NtkRegressionTrainer : IEstimator<NtkRegressionTransformer>
                 throw new ArgumentException($"The network has {outputs} outputs; regression on the single label '{options.LabelColumnName}' needs one.");
             Tensor targets = tensor(data.Targets, dtype: ScalarType.Float32).to(ScalarType.Float64).reshape(data.Count, 1).to(network.Parameters.Device);
             var settings = new RegressionSettings(options.Mean, options.PriorVariance, options.NoiseVariance, options.Strategy, solver, Seed: options.Seed,
-                                                  IndependentOutputs: options.IndependentOutputs);
+                                                  IndependentOutputs: options.IndependentOutputs, NoiseFloor: options.NoiseVarianceFloor);
             var posterior = GaussianProcessRegression.Fit(network, inputs, targets, settings);
             return new FitRun.Posterior(posterior.Report, stream => PosteriorSerializer.Write(stream, posterior));
         });

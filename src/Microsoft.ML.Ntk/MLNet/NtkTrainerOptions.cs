@@ -40,6 +40,14 @@ public abstract class NtkTrainerOptions
     /// <summary>The noise variance σ² of the Gaussian likelihood; null: learned by maximizing the marginal likelihood.</summary>
     public double? NoiseVariance;
 
+    /// <summary>
+    /// The smallest noise variance the marginal likelihood may learn, as a fraction of the mean square of the labels around the
+    /// prior mean (their variance with a constant mean); default 0.001. With few points the marginal likelihood can drive σ² to numerical zero and make predictions
+    /// overconfident; the fit warns when the learned σ² sits on this floor. 0: pure maximum likelihood. Ignored when
+    /// <see cref="NoiseVariance"/> is given and for the softmax likelihood.
+    /// </summary>
+    public double NoiseVarianceFloor = Inference.HyperparameterSpec.DefaultNoiseFloor;
+
     /// <summary>The prior variance s² of the adapted parameters; null: learned (marginal likelihood, or Laplace evidence for softmax).</summary>
     public double? PriorVariance;
 
@@ -92,6 +100,7 @@ public abstract class NtkTrainerOptions
         if (string.IsNullOrWhiteSpace(FeatureColumnName)) throw new ArgumentException("FeatureColumnName must not be empty.", nameof(FeatureColumnName));
         ArgumentNullException.ThrowIfNull(AdaptedParameters, nameof(AdaptedParameters));
         CheckDefined(Mean, nameof(Mean));
+        new Inference.HyperparameterSpec(PriorVariance, NoiseVariance, NoiseVarianceFloor).Validate();
         CheckDefined(Strategy, nameof(Strategy));
         CheckDefined(TangentMode, nameof(TangentMode));
         if (IndependentOutputs && Strategy == InferenceStrategy.WeightSpace)
