@@ -84,7 +84,7 @@ public sealed class ShiftRun
     }
 
     /// <summary>The Ntk multiclass trainer in an ML.NET pipeline: rows of pixels and class names in, Score out.</summary>
-    public Outcome Ntk(MLContext ml, Tensor x, Tensor y)
+    public Outcome Ntk(MLContext ml, Tensor x, Tensor y, Action<NtkMulticlassTrainer.Options>? configure = null)
     {
         var clock = Stopwatch.StartNew();
         var keyData = ml.Data.LoadFromEnumerable(names.Select(n => new NameRow { Label = n }));
@@ -94,6 +94,7 @@ public sealed class ShiftRun
             ChannelMeans = new[] { mean }, ChannelStandardDeviations = new[] { deviation },
             IndependentOutputs = true, OutputClassNames = names,
         };
+        configure?.Invoke(options);
         var model = ml.Transforms.Conversion.MapValueToKey("Label", keyData: keyData)
             .Append(ml.MulticlassClassification.Trainers.Ntk(options))
             .Fit(ml.Data.LoadFromEnumerable(Rows(x, y)));
