@@ -58,6 +58,7 @@ foreach (var shift in Shifts.All)
                 if (k > methods[m].MaxLabels) continue;
                 var outcome = methods[m].Fit(x, y, k, d);
                 outcomes[m].Add(outcome);
+                if (d == 0 && methods[m].Name.StartsWith("Ntk", StringComparison.Ordinal)) log.Report($"  {methods[m].Name}, {k} per class: {run.LastNtkSummary}");
                 if (k == 10 && d == 0 && m is 0 or 2) reliability.Add(($"{shift.Name}: {methods[m].Name.Split(" (")[0]}", Metrics.Reliability(outcome.Probabilities, run.TestLabels)));
             }
             log.Report($"  {shift.Name}, {k} labels per class, draw {d + 1}/{draws}: done");

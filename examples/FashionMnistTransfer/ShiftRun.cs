@@ -73,6 +73,9 @@ public sealed class ShiftRun
     public double SourceAccuracy { get; }
     public int[] TestLabels { get; }
 
+    /// <summary>The hyperparameters and warnings of the last Ntk fit, for the log.</summary>
+    public string LastNtkSummary { get; private set; } = "";
+
     /// <summary>k labelled images per target class drawn from the pool (seeded): images [k·C, 1, 28, 28] and class indices.</summary>
     public (Tensor X, Tensor Y) Labelled(int k, int seed)
     {
@@ -99,6 +102,9 @@ public sealed class ShiftRun
             .Append(ml.MulticlassClassification.Trainers.Ntk(options))
             .Fit(ml.Data.LoadFromEnumerable(Rows(x, y)));
         double fit = clock.Elapsed.TotalSeconds;
+        var summary = NtkModel.Describe(model).FitSummary!;
+        LastNtkSummary = $"s² = {summary.PriorVariance:G3}, log evidence {summary.LogMarginalLikelihood:F1}" +
+                         (summary.Warnings.Count > 0 ? "; " + string.Join(" ", summary.Warnings) : "");
         clock.Restart();
         var scores = model.Transform(ml.Data.LoadFromEnumerable(Rows(testX, tensor(TestLabels.Select(l => (long)l).ToArray()))))
             .GetColumn<VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToArray();

@@ -61,12 +61,12 @@ internal static class GaussianProcessClassification
         {
             double meanDiagonal = (independent ? kernel.diagonal(0, 1, 2) : kernel.diagonal()).mean().item<double>();
             double center = -Math.Log(Math.Max(meanDiagonal, 1e-300));
-            var search = ScalarSearch.Maximize(u => modes.Evidence(Math.Exp(u), searching), center);
+            var search = ScalarSearch.Maximize(u => modes.Evidence(Math.Exp(u), searching), center, halfWidth: EvidenceSearchHalfWidth);
             priorVariance = Math.Exp(search.Point);
             evaluations = search.Evaluations;
             if (search.AtEdge)
                 warnings.Add($"The Laplace evidence is largest at the edge of the searched range (s² = {priorVariance:G3}): the labels " +
-                             "add little beyond the prior mean, or need a prior variance outside e^±8 of 1/mean k0(x, x).");
+                             "add little beyond the prior mean, or need a prior variance outside e^±{EvidenceSearchHalfWidth:F0} of 1/mean k0(x, x).");
         }
         var final = modes.Final(priorVariance);
         if (!final.Converged)
@@ -81,6 +81,12 @@ internal static class GaussianProcessClassification
         scope.MoveToOuter(final.Tensors);
         return new ClassificationPosterior(network, settings.Mean, priorVariance, scope.MoveToOuter(shift), variance, settings, report);
     }
+
+    /// <summary>
+    /// How far from s² = 1 / mean k0(x, x) the evidence search goes, in log s²: e^±16. At e^±8 the evidence was largest at the
+    /// upper edge in three of four Fashion-MNIST fits with independent outputs (the walk uphill stops early when it is not).
+    /// </summary>
+    private const double EvidenceSearchHalfWidth = 16;
 
     /// <summary>The relative gradient each mode of the evidence search is solved to.</summary>
     private const double SearchTolerance = 1e-6;
