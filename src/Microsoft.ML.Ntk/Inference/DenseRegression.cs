@@ -34,9 +34,7 @@ internal static class DenseRegression
 
         var warnings = FitWarnings.Collect(learned, FitWarnings.ResidualScale(centered, settings.Mean));
         if (cholesky.Jitter > 0) warnings.Add($"A jitter of {cholesky.Jitter:E2} was added to the kernel's diagonal.");
-        var report = new FitReport(InferenceStrategy.Dense, learned.PriorVariance, learned.NoiseVariance, learned.ConstantMean,
-                                   learned.LogMarginalLikelihood, learned.Iterations, learned.Converged, SolverIterations: 0,
-                                   SolverResidual: 0, SolverConverged: true, cholesky.Jitter, clock.Elapsed, warnings);
+        var report = FitReport.Regression(InferenceStrategy.Dense, learned, learned.ConstantMean, solve: null, cholesky.Jitter, clock.Elapsed, warnings);
         return new RegressionPosterior(problem.Network, settings.Mean, learned.ConstantMean, learned.PriorVariance, learned.NoiseVariance,
                                        scope.MoveToOuter(shift),
                                        new KernelSpaceVariance(problem.Network, problem.Inputs, KernelInverseRoot.FromCholesky(scope.MoveToOuter(cholesky.Lower)), learned.PriorVariance,

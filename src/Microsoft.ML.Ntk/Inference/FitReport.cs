@@ -16,6 +16,18 @@ internal sealed record FitReport(
     TimeSpan Elapsed,
     IReadOnlyList<string> Warnings)
 {
+    /// <summary>A regression fit's report: the learned (or given) hyperparameters, and the CG solve (none for the dense strategy).</summary>
+    public static FitReport Regression(InferenceStrategy strategy, LearnedHyperparameters learned, double[] constantMean, LinearAlgebra.SolveResult? solve,
+                                       double jitter, TimeSpan elapsed, IReadOnlyList<string> warnings) =>
+        new(strategy, learned.PriorVariance, learned.NoiseVariance, constantMean, learned.LogMarginalLikelihood, learned.Iterations, learned.Converged,
+            SolverIterations: solve?.Iterations ?? 0, SolverResidual: solve?.WorstResidual ?? 0, SolverConverged: solve?.Converged ?? true,
+            jitter, elapsed, warnings);
+
+    /// <summary>What a saved posterior keeps of its report: the strategy, the hyperparameters and the log marginal likelihood.</summary>
+    public static FitReport Loaded(InferenceStrategy strategy, double priorVariance, double noiseVariance, double[] constantMean, double logMarginalLikelihood) =>
+        new(strategy, priorVariance, noiseVariance, constantMean, logMarginalLikelihood, HyperparameterIterations: 0, HyperparametersConverged: true,
+            SolverIterations: 0, SolverResidual: 0, SolverConverged: true, Jitter: 0, TimeSpan.Zero, Array.Empty<string>());
+
     public override string ToString() =>
         $"{Strategy}: s² = {PriorVariance:G4}, σ² = {NoiseVariance:G4}, log marginal likelihood {LogMarginalLikelihood:F3}, " +
         $"solver {SolverIterations} iterations (residual {SolverResidual:E2}{(SolverConverged ? "" : ", NOT converged")}), " +

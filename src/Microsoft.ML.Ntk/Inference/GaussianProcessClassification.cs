@@ -74,9 +74,9 @@ internal static class GaussianProcessClassification
                          $"({final.GradientNorm / Math.Max(final.InitialGradientNorm, 1e-300):E1} of its initial value" +
                          (final.Stagnated ? "; the objective no longer decreased within rounding)." : ")."));
         Tensor shift = DenseRegression.ParameterShift(problem, final.Weights, priorVariance, independent);
-        var report = new FitReport(InferenceStrategy.Dense, priorVariance, NoiseVariance: 0, Array.Empty<double>(), final.Evidence, evaluations,
-                                   HyperparametersConverged: true, final.NewtonIterations, final.GradientNorm, final.Converged,
-                                   final.Jitter, clock.Elapsed, warnings);
+        var report = new FitReport(InferenceStrategy.Dense, priorVariance, NoiseVariance: 0, ConstantMean: Array.Empty<double>(), LogMarginalLikelihood: final.Evidence,
+                                   HyperparameterIterations: evaluations, HyperparametersConverged: true, SolverIterations: final.NewtonIterations,
+                                   SolverResidual: final.GradientNorm, SolverConverged: final.Converged, Jitter: final.Jitter, Elapsed: clock.Elapsed, Warnings: warnings);
         var variance = final.Variance(network, problem.Inputs, priorVariance);
         scope.MoveToOuter(final.Tensors);
         return new ClassificationPosterior(network, settings.Mean, priorVariance, scope.MoveToOuter(shift), variance, settings, report);

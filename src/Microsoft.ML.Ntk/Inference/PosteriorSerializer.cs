@@ -126,7 +126,7 @@ internal static class PosteriorSerializer
                 : null;
             var strategy = (InferenceStrategy)reader.ReadByte();
             double logMarginal = reader.ReadDouble();
-            var report = new FitReport(strategy, prior, noise, constant, logMarginal, 0, true, 0, 0, true, 0, TimeSpan.Zero, Array.Empty<string>());
+            var report = FitReport.Loaded(strategy, prior, noise, constant, logMarginal);
             return new State(mean, constant, prior, noise, shift, variance, classification, report);
         }
         catch (EndOfStreamException ex)

@@ -92,9 +92,9 @@ internal sealed class FitRun : IDisposable
 
     private NtkFitSummary Finish(FitReport report, long rows, long parameters)
     {
-        var summary = new NtkFitSummary(report.Strategy, rows, parameters, report.PriorVariance, report.NoiseVariance, report.LogMarginalLikelihood,
-                                        report.HyperparameterIterations, report.SolverIterations, report.SolverResidual, report.SolverConverged,
-                                        clock.Elapsed, report.Warnings);
+        var summary = new NtkFitSummary(report.Strategy, TrainingRows: rows, AdaptedParameters: parameters, report.PriorVariance, report.NoiseVariance,
+                                        report.LogMarginalLikelihood, report.HyperparameterIterations, report.SolverIterations, report.SolverResidual,
+                                        report.SolverConverged, Elapsed: clock.Elapsed, report.Warnings);
         foreach (string warning in report.Warnings) channel?.Warning(MessageSensitivity.None, warning);
         options.Progress?.Report(new NtkProgress(NtkFitStage.Finished, 0, summary.ToString()));
         Log("Fitted: " + summary);

@@ -14,7 +14,7 @@ namespace Microsoft.ML.Ntk;
 /// (Single, P(true) by the probit approximation or Monte Carlo), PredictedLabel (Boolean, Probability ≥ 0.5), and Variance
 /// (Single, the log-odds' posterior variance).
 /// </summary>
-public sealed class NtkBinaryTrainer : IEstimator<NtkBinaryTransformer>
+public sealed class NtkBinaryTrainer : NtkTrainer<NtkBinaryTransformer>
 {
     /// <summary>Options of the Ntk binary trainer.</summary>
     public sealed class Options : NtkTrainerOptions
@@ -29,29 +29,17 @@ public sealed class NtkBinaryTrainer : IEstimator<NtkBinaryTransformer>
         {
             base.Validate();
             CheckDefined(PredictiveApproximation, nameof(PredictiveApproximation));
-            new ClassificationSettings(ClassificationLikelihood.Softmax, Mean, PriorVariance, NoiseVariance, PredictiveApproximation, MonteCarloSamples, Seed,
-                                       Strategy: Strategy).Validate();
+            SettingsMapping.Classification(this, ClassificationLikelihood.Softmax, PredictiveApproximation, MonteCarloSamples).Validate();
         }
     }
 
-    private readonly IHostEnvironment? environment;
     private readonly Options options;
 
-    internal NtkBinaryTrainer(IHostEnvironment? environment, Options options)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        this.environment = environment;
-        this.options = options;
-    }
+    internal NtkBinaryTrainer(IHostEnvironment? environment, Options options) : base(environment, options) => this.options = options;
 
-    /// <summary>Reads the training rows, fits the posterior and returns the model.</summary>
-    public NtkBinaryTransformer Fit(IDataView input)
+    private protected override NtkBinaryTransformer Fit(IDataView input, FitRun run)
     {
-        ArgumentNullException.ThrowIfNull(input);
-        using var run = new FitRun(environment, nameof(NtkBinaryTrainer), options);
         var solver = run.Solver;
-        run.Report(NtkFitStage.ReadingData, $"Reading '{options.LabelColumnName}' and '{options.FeatureColumnName}'.");
         var data = TrainingData.ReadBinary(input, options.LabelColumnName, options.FeatureColumnName, run.Cancellation);
         var (summary, state) = run.Fit(data, NtkTask.Binary, Array.Empty<string>(), (network, inputs, outputs) =>
         {
@@ -59,19 +47,12 @@ public sealed class NtkBinaryTrainer : IEstimator<NtkBinaryTransformer>
                 throw new ArgumentException($"The network has {outputs} outputs; binary classification of '{options.LabelColumnName}' needs one " +
                                             "(the log-odds of true) or two (softmax over false, true).");
             Tensor labels = tensor(data.Classes, dtype: ScalarType.Int64).to(network.Parameters.Device);
-            var settings = new ClassificationSettings(ClassificationLikelihood.Softmax, options.Mean, options.PriorVariance, options.NoiseVariance,
-                                                      options.PredictiveApproximation, options.MonteCarloSamples, options.Seed, solver,
-                                                      IndependentOutputs: options.IndependentOutputs, Strategy: options.Strategy);
+            var settings = SettingsMapping.Classification(options, ClassificationLikelihood.Softmax, options.PredictiveApproximation, options.MonteCarloSamples, solver);
             var posterior = GaussianProcessClassification.Fit(network, inputs, labels, settings);
             return new FitRun.Posterior(posterior.Report, stream => PosteriorSerializer.Write(stream, posterior));
         });
         return new NtkBinaryTransformer(PredictionChain.Binary(input, options.FeatureColumnName, state), summary, state);
     }
 
-    /// <summary>The input columns plus Score, Probability, PredictedLabel and Variance; throws when the label or feature column is missing.</summary>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
-    {
-        FitRun.CheckColumns(inputSchema, options);
-        return PredictionChain.BinarySchema(inputSchema, options.FeatureColumnName);
-    }
+    private protected override SchemaShape OutputSchema(SchemaShape inputSchema) => PredictionChain.BinarySchema(inputSchema, options.FeatureColumnName);
 }

@@ -12,7 +12,7 @@ namespace Microsoft.ML.Ntk;
 /// Output columns: Score (known-size vector of class probabilities), PredictedLabel (the label's key type and key values)
 /// and Variance (each class's latent variance). The network's output size must equal the label's class count (at most 1024).
 /// </summary>
-public sealed class NtkMulticlassTrainer : IEstimator<NtkMulticlassTransformer>
+public sealed class NtkMulticlassTrainer : NtkTrainer<NtkMulticlassTransformer>
 {
     /// <summary>Options of the Ntk multiclass trainer.</summary>
     public sealed class Options : NtkTrainerOptions
@@ -38,29 +38,17 @@ public sealed class NtkMulticlassTrainer : IEstimator<NtkMulticlassTransformer>
             base.Validate();
             CheckDefined(Likelihood, nameof(Likelihood));
             CheckDefined(PredictiveApproximation, nameof(PredictiveApproximation));
-            new ClassificationSettings(Likelihood, Mean, PriorVariance, NoiseVariance, PredictiveApproximation, MonteCarloSamples, Seed,
-                                       Strategy: Strategy).Validate();
+            SettingsMapping.Classification(this, Likelihood, PredictiveApproximation, MonteCarloSamples).Validate();
         }
     }
 
-    private readonly IHostEnvironment? environment;
     private readonly Options options;
 
-    internal NtkMulticlassTrainer(IHostEnvironment? environment, Options options)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        this.environment = environment;
-        this.options = options;
-    }
+    internal NtkMulticlassTrainer(IHostEnvironment? environment, Options options) : base(environment, options) => this.options = options;
 
-    /// <summary>Reads the training rows, fits the posterior and returns the model.</summary>
-    public NtkMulticlassTransformer Fit(IDataView input)
+    private protected override NtkMulticlassTransformer Fit(IDataView input, FitRun run)
     {
-        ArgumentNullException.ThrowIfNull(input);
-        using var run = new FitRun(environment, nameof(NtkMulticlassTrainer), options);
         var solver = run.Solver;
-        run.Report(NtkFitStage.ReadingData, $"Reading '{options.LabelColumnName}' and '{options.FeatureColumnName}'.");
         var data = TrainingData.ReadMulticlass(input, options.LabelColumnName, options.FeatureColumnName, run.Cancellation);
         string[] classNames = TrainingData.ClassNames(input.Schema[options.LabelColumnName]);
         if (classNames.Length > NtkColumns.MaxClasses)
@@ -72,20 +60,12 @@ public sealed class NtkMulticlassTrainer : IEstimator<NtkMulticlassTransformer>
                 throw new ArgumentException($"The label '{options.LabelColumnName}' has {classNames.Length} classes, but the network has {outputs} outputs; " +
                                             "they must be equal (one output per class; OutputClassNames says which is which).");
             Tensor labels = tensor(data.Classes.Select(k => (long)outputOfKey[k]).ToArray(), dtype: ScalarType.Int64).to(network.Parameters.Device);
-            var settings = new ClassificationSettings(options.Likelihood, options.Mean, options.PriorVariance, options.NoiseVariance,
-                                                      options.PredictiveApproximation, options.MonteCarloSamples, options.Seed, solver,
-                                                      IndependentOutputs: options.IndependentOutputs, Strategy: options.Strategy,
-                                                      NoiseFloor: options.NoiseVarianceFloor);
+            var settings = SettingsMapping.Classification(options, options.Likelihood, options.PredictiveApproximation, options.MonteCarloSamples, solver);
             var posterior = GaussianProcessClassification.Fit(network, inputs, labels, settings);
             return new FitRun.Posterior(posterior.Report, stream => PosteriorSerializer.Write(stream, posterior));
         }, outputOfKey);
         return new NtkMulticlassTransformer(PredictionChain.Multiclass(input, options.FeatureColumnName, state, classNames), summary, state);
     }
 
-    /// <summary>The input columns plus Score, PredictedLabel and Variance; throws when the label or feature column is missing.</summary>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
-    {
-        FitRun.CheckColumns(inputSchema, options);
-        return PredictionChain.MulticlassSchema(inputSchema, options.FeatureColumnName);
-    }
+    private protected override SchemaShape OutputSchema(SchemaShape inputSchema) => PredictionChain.MulticlassSchema(inputSchema, options.FeatureColumnName);
 }

@@ -1,0 +1,20 @@
+using Microsoft.ML.Ntk.Inference;
+using Microsoft.ML.Ntk.LinearAlgebra;
+
+namespace Microsoft.ML.Ntk.MLNet;
+
+/// <summary>
+/// The one place where the trainers' options become the inference layer's settings. Adding an option takes its field in
+/// <see cref="NtkTrainerOptions"/> (or a trainer's Options) with its check in Validate, a line here, and the code that uses it.
+/// </summary>
+internal static class SettingsMapping
+{
+    public static RegressionSettings Regression(NtkTrainerOptions options, SolverSettings solver) =>
+        new(options.Mean, options.PriorVariance, options.NoiseVariance, options.Strategy, solver, Seed: options.Seed,
+            IndependentOutputs: options.IndependentOutputs, NoiseFloor: options.NoiseVarianceFloor);
+
+    public static ClassificationSettings Classification(NtkTrainerOptions options, ClassificationLikelihood likelihood, PredictiveApproximation predictive,
+                                                        int monteCarloSamples, SolverSettings? solver = null) =>
+        new(likelihood, options.Mean, options.PriorVariance, options.NoiseVariance, predictive, monteCarloSamples, options.Seed, solver,
+            IndependentOutputs: options.IndependentOutputs, Strategy: options.Strategy, NoiseFloor: options.NoiseVarianceFloor);
+}
