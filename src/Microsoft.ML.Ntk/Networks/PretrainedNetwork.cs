@@ -72,7 +72,8 @@ public sealed class PretrainedNetwork
         var module = architecture.Build();
         WeightsLoader.Load(module, weightsPath);
         return new PretrainedNetwork(module, $"{architecture} with weights from '{Path.GetFileName(weightsPath)}'", Source.Architecture,
-                                     SaveWeights(module)) { Architecture = architecture };
+                                     SaveWeights(module))
+        { Architecture = architecture };
     }
 
     /// <summary>
@@ -96,7 +97,8 @@ public sealed class PretrainedNetwork
         var module = CreateFromFactory(contractName);
         WeightsLoader.Load(module, weightsPath);
         return new PretrainedNetwork(module, $"'{contractName}' module with weights from '{Path.GetFileName(weightsPath)}'", Source.Factory,
-                                     SaveWeights(module)) { FactoryName = contractName };
+                                     SaveWeights(module))
+        { FactoryName = contractName };
     }
 
     /// <summary>A fresh module from a registered factory, or an error listing the registered names.</summary>

@@ -11,7 +11,7 @@ namespace Microsoft.ML.Ntk.Tests.Examples;
 public class ModelBuilderStyleTests
 {
     [Fact]
-    public void TheExampleTrainsAModelThatItsConsumptionCodePredictsWith()
+    public async Task TheExampleTrainsAModelThatItsConsumptionCodePredictsWith()
     {
         using var folder = new TemporaryFolder();
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
@@ -24,9 +24,10 @@ public class ModelBuilderStyleTests
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var errors = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(120_000), "the example did not finish within 2 minutes");
-        Assert.True(process.ExitCode == 0, $"exit code {process.ExitCode}: {errors.Result}");
-        Assert.Contains("predicted reading", output.Result);
+        using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(limit.Token);
+        Assert.True(process.ExitCode == 0, $"exit code {process.ExitCode}: {await errors}");
+        Assert.Contains("predicted reading", await output);
 
         SensorModel.MLNetModelPath = Path.Combine(folder.Path, "SensorModel.mlnet");
         var input = new SensorModel.ModelInput { Temperature = -1.1f, Humidity = 0.4f };

@@ -1,6 +1,6 @@
 using Microsoft.ML.Ntk.Inference;
-using Microsoft.ML.Ntk.Networks;
 using Microsoft.ML.Ntk.Linearization;
+using Microsoft.ML.Ntk.Networks;
 using Microsoft.ML.Ntk.Tests.Linearization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -37,7 +37,7 @@ public class ForcedCollectionTests
 
         using var stop = new CancellationTokenSource();
         var collector = new Thread(() => { while (!stop.IsCancellationRequested) { GC.Collect(); GC.WaitForPendingFinalizers(); Thread.Sleep(2); } })
-            { IsBackground = true };
+        { IsBackground = true };
         collector.Start();
         var failures = new List<string>();
         long afterFirstRound = 0;
