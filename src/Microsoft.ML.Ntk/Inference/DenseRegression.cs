@@ -37,7 +37,7 @@ internal static class DenseRegression
         var report = FitReport.Regression(InferenceStrategy.Dense, learned, learned.ConstantMean, solve: null, cholesky.Jitter, clock.Elapsed, warnings);
         return new RegressionPosterior(problem.Network, settings.Mean, learned.ConstantMean, learned.PriorVariance, learned.NoiseVariance,
                                        scope.MoveToOuter(shift),
-                                       new KernelSpaceVariance(problem.Network, problem.Inputs, KernelInverseRoot.FromCholesky(scope.MoveToOuter(cholesky.Lower)), learned.PriorVariance,
+                                       new KernelSpaceVariance(problem.Network, problem.InputsForPredictions(), KernelInverseRoot.FromCholesky(scope.MoveToOuter(cholesky.Lower)), learned.PriorVariance,
                                                                settings.IndependentOutputs),
                                        report);
     }

@@ -51,7 +51,7 @@ internal static class FunctionSpaceRegression
 
         var report = FitReport.Regression(InferenceStrategy.FunctionSpace, learned, constant, solve, jitter, clock.Elapsed, warnings);
         return new RegressionPosterior(problem.Network, settings.Mean, constant, learned.PriorVariance, learned.NoiseVariance,
-                                       scope.MoveToOuter(shift), new KernelSpaceVariance(problem.Network, problem.Inputs, Keep(root, scope), learned.PriorVariance,
+                                       scope.MoveToOuter(shift), new KernelSpaceVariance(problem.Network, problem.InputsForPredictions(), Keep(root, scope), learned.PriorVariance,
                                                                                        settings.IndependentOutputs),
                                        report);
     }

@@ -17,7 +17,7 @@ internal static class GaussianProcessClassification
     {
         settings.Validate();
         var clock = Stopwatch.StartNew();
-        var problem = new RegressionProblem(network, inputs, targets: null);
+        using var problem = new RegressionProblem(network, inputs, targets: null);
         CheckLabels(labels, problem.Count, problem.Outputs);
         return settings.Likelihood == ClassificationLikelihood.Gaussian
             ? FitGaussian(problem, labels, settings)
@@ -77,7 +77,7 @@ internal static class GaussianProcessClassification
         var report = new FitReport(InferenceStrategy.Dense, priorVariance, NoiseVariance: 0, ConstantMean: Array.Empty<double>(), LogMarginalLikelihood: final.Evidence,
                                    HyperparameterIterations: evaluations, HyperparametersConverged: true, SolverIterations: final.NewtonIterations,
                                    SolverResidual: final.GradientNorm, SolverConverged: final.Converged, Jitter: final.Jitter, Elapsed: clock.Elapsed, Warnings: warnings);
-        var variance = final.Variance(network, problem.Inputs, priorVariance);
+        var variance = final.Variance(network, problem.InputsForPredictions(), priorVariance);
         scope.MoveToOuter(final.Tensors);
         return new ClassificationPosterior(network, settings.Mean, priorVariance, scope.MoveToOuter(shift), variance, settings, report);
     }

@@ -11,7 +11,8 @@ internal static class GaussianProcessRegression
     {
         settings.Hyperparameters.Validate();
         settings.SolverOrDefault.Validate();
-        return Fit(new RegressionProblem(network, inputs, targets), settings);
+        using var problem = new RegressionProblem(network, inputs, targets);
+        return Fit(problem, settings);
     }
 
     public static RegressionPosterior Fit(RegressionProblem problem, RegressionSettings settings)

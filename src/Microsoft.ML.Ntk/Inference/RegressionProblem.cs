@@ -6,14 +6,19 @@ namespace Microsoft.ML.Ntk.Inference;
 /// <summary>
 /// Training data made ready for inference: the prepared inputs, the targets y and the pretrained outputs f0, both
 /// flattened to [N·C] in float64 with entry n·C + c for input n and output c (the kernel's layout). Without targets
-/// (classification keeps its labels apart) the targets are zeros.
+/// (classification keeps its labels apart) the targets are zeros. The problem made from the data owns its prepared inputs and
+/// their primal tapes (up to the linearization's tape budget) and frees them when disposed, at the end of the fit; what a
+/// posterior keeps is <see cref="InputsForPredictions"/>, the head inputs without tapes.
 /// </summary>
-internal sealed class RegressionProblem
+internal sealed class RegressionProblem : IDisposable
 {
+    private readonly bool ownsInputs;
+
     public RegressionProblem(LinearizedNetwork network, Tensor inputs, Tensor? targets)
     {
         Network = network;
         Inputs = network.Prepare(inputs);
+        ownsInputs = true;
         Tensor outputs = network.Output(Inputs).to(ScalarType.Float64);
         targets ??= zeros_like(outputs);
         if (targets.dim() != 2 || targets.shape[0] != inputs.shape[0])
@@ -40,8 +45,22 @@ internal sealed class RegressionProblem
         Targets = targets.to(ScalarType.Float64).reshape(-1).DetachFromDisposeScope();
     }
 
-    /// <summary>The same inputs with other targets [N, C].</summary>
+    /// <summary>The same inputs with other targets [N, C] (the inputs stay owned by this problem).</summary>
     public RegressionProblem WithTargets(Tensor targets) => new(this, targets);
+
+    /// <summary>The training inputs as a posterior keeps them for its predictions: the same head inputs, no primal tapes.</summary>
+    public PreparedInputs InputsForPredictions()
+    {
+        var kept = Inputs.WithoutTapes();
+        kept.HeadInputs.DetachFromDisposeScope();                         // lives as long as the posterior, not the fit's scope
+        return kept;
+    }
+
+    /// <summary>Frees the prepared inputs and their tapes (a problem made by <see cref="WithTargets"/> leaves them to its source).</summary>
+    public void Dispose()
+    {
+        if (ownsInputs) Inputs.Dispose();
+    }
 
     public LinearizedNetwork Network { get; }
     public PreparedInputs Inputs { get; }

@@ -66,7 +66,7 @@ internal static class WeightSpaceRegression
         if (exactRoot is not null)
         {
             scope.MoveToOuter(exactRoot.LowerCholesky);
-            variance = new KernelSpaceVariance(network, problem.Inputs, exactRoot, learned.PriorVariance);
+            variance = new KernelSpaceVariance(network, problem.InputsForPredictions(), exactRoot, learned.PriorVariance);
         }
         else
         {

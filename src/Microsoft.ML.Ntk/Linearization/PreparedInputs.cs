@@ -72,6 +72,7 @@ internal sealed class PreparedInputs : IDisposable
     {
         foreach (var tape in tapes.Values) tape.Dispose();
         tapes.Clear();
+        tapeBytes = 0;
         HeadInputs.Dispose();
     }
 }
