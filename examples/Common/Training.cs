@@ -25,9 +25,11 @@ public static class Training
     private static void Run(nn.Module<Tensor, Tensor> module, Tensor inputs, Tensor targets, Func<Tensor, Tensor, Tensor> loss, int steps,
                             double learningRate, string? onlyPrefix, int batchSize, int seed, bool trainingMode = true)
     {
-        var parameters = module.named_parameters().Where(p => onlyPrefix is null || p.name.StartsWith(onlyPrefix, StringComparison.Ordinal))
-            .Select(p => p.parameter).ToList();
-        foreach (var (name, parameter) in module.named_parameters()) parameter.requires_grad = onlyPrefix is null || name.StartsWith(onlyPrefix, StringComparison.Ordinal);
+        // onlyPrefix: one name prefix, or several separated by commas ("4.,5.,10."); null trains every parameter.
+        string[]? prefixes = onlyPrefix?.Split(',');
+        bool Trained(string name) => prefixes is null || prefixes.Any(p => name.StartsWith(p, StringComparison.Ordinal));
+        var parameters = module.named_parameters().Where(p => Trained(p.name)).Select(p => p.parameter).ToList();
+        foreach (var (name, parameter) in module.named_parameters()) parameter.requires_grad = Trained(name);
         var optimizer = optim.Adam(parameters, lr: learningRate);
         var generator = new Generator((ulong)seed + 1);
         long n = inputs.shape[0];

@@ -126,6 +126,25 @@ public sealed class ShiftRun
         return new Outcome(Probabilities(module, testX), fit, clock.Elapsed.TotalSeconds);
     }
 
+    /// <summary>The RBF-kernel GP on the pretrained network's penultimate features (<see cref="RbfGaussianProcess"/>).</summary>
+    public Outcome RbfGp(Tensor x, Tensor y)
+    {
+        var clock = Stopwatch.StartNew();
+        var features = Penultimate();
+        Tensor trainFeatures = Training.Predict(features, Normalize(x)), testFeatures = Training.Predict(features, Normalize(testX));
+        var p = RbfGaussianProcess.Predict(trainFeatures, y.data<long>().ToArray(), names.Length, testFeatures);
+        return new Outcome(p, clock.Elapsed.TotalSeconds, 0);
+    }
+
+    /// <summary>The pretrained network up to its global average pooling and flattening: the 32 features the head sees.</summary>
+    private nn.Module<Tensor, Tensor> Penultimate()
+    {
+        var layers = Load().children().Cast<nn.Module<Tensor, Tensor>>().ToArray();
+        var trunk = nn.Sequential(layers.Take(layers.Length - 1).ToArray());
+        trunk.eval();
+        return trunk;
+    }
+
     public Outcome Unadapted()
     {
         if (unadapted is not null) return unadapted;
