@@ -43,7 +43,7 @@ public class RegressionFitBenchmarks
         foreach (string network in new[] { "P132k", "P983k" })
             foreach (long n in new long[] { 100, 1000, 5000, 20000 })
                 foreach (var strategy in new[] { InferenceStrategy.Dense, InferenceStrategy.FunctionSpace, InferenceStrategy.WeightSpace })
-                    if ((strategy != InferenceStrategy.Dense || n <= StrategyChoice.DenseLimit) && !(network == "P983k" && n > 5000))
+                    if ((strategy != InferenceStrategy.Dense || n <= InferenceSettings.DenseLimit) && !(network == "P983k" && n > 5000))
                         yield return new FitCase(network, n, strategy);   // P ≈ 1M at N = 20,000: over 7 minutes a fit here
     }
 

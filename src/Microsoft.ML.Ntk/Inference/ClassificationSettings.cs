@@ -19,7 +19,7 @@ internal sealed record ClassificationSettings(
     SolverSettings? Solver = null,
     bool IndependentOutputs = false,
     InferenceStrategy Strategy = InferenceStrategy.Auto,
-    double NoiseFloor = HyperparameterSpec.DefaultNoiseFloor)
+    double NoiseFloor = InferenceSettings.DefaultNoiseFloor)
 {
     public SolverSettings SolverOrDefault => Solver ?? new SolverSettings();
 

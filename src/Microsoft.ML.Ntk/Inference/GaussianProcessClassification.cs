@@ -45,7 +45,7 @@ internal static class GaussianProcessClassification
         // (the objective's error is then about 1e-12 of its scale, far below the evidence differences that decide), and
         // the final one to the tolerance asked for, at most 1e-9.
         var solver = settings.SolverOrDefault with { Tolerance = Math.Min(settings.SolverOrDefault.Tolerance, 1e-9) };
-        var searching = solver with { Tolerance = Math.Max(solver.Tolerance, SearchTolerance) };
+        var searching = solver with { Tolerance = Math.Max(solver.Tolerance, InferenceSettings.EvidenceSearchModeTolerance) };
         using var scope = NewDisposeScope();
         // With independent outputs only the C diagonal blocks [C, N, N] are formed: a tenth of the products for ten classes.
         bool independent = settings.IndependentOutputs && problem.Outputs > 1;                     // one output: the same thing
@@ -61,12 +61,12 @@ internal static class GaussianProcessClassification
         {
             double meanDiagonal = (independent ? kernel.diagonal(0, 1, 2) : kernel.diagonal()).mean().item<double>();
             double center = -Math.Log(Math.Max(meanDiagonal, 1e-300));
-            var search = ScalarSearch.Maximize(u => modes.Evidence(Math.Exp(u), searching), center, halfWidth: EvidenceSearchHalfWidth);
+            var search = ScalarSearch.Maximize(u => modes.Evidence(Math.Exp(u), searching), center, halfWidth: InferenceSettings.EvidenceSearchHalfWidth);
             priorVariance = Math.Exp(search.Point);
             evaluations = search.Evaluations;
             if (search.AtEdge)
                 warnings.Add($"The Laplace evidence is largest at the edge of the searched range (s² = {priorVariance:G3}): the labels " +
-                             "add little beyond the prior mean, or need a prior variance outside e^±{EvidenceSearchHalfWidth:F0} of 1/mean k0(x, x).");
+                             "add little beyond the prior mean, or need a prior variance outside e^±{InferenceSettings.EvidenceSearchHalfWidth:F0} of 1/mean k0(x, x).");
         }
         var final = modes.Final(priorVariance);
         if (!final.Converged)
@@ -81,15 +81,6 @@ internal static class GaussianProcessClassification
         scope.MoveToOuter(final.Tensors);
         return new ClassificationPosterior(network, settings.Mean, priorVariance, scope.MoveToOuter(shift), variance, settings, report);
     }
-
-    /// <summary>
-    /// How far from s² = 1 / mean k0(x, x) the evidence search goes, in log s²: e^±16. At e^±8 the evidence was largest at the
-    /// upper edge in three of four Fashion-MNIST fits with independent outputs (the walk uphill stops early when it is not).
-    /// </summary>
-    private const double EvidenceSearchHalfWidth = 16;
-
-    /// <summary>The relative gradient each mode of the evidence search is solved to.</summary>
-    private const double SearchTolerance = 1e-6;
 
     /// <summary>Labels must be integers 0 … C−1 (0 or 1 for one output), one per input.</summary>
     internal static void CheckLabels(Tensor labels, long count, long classes)

@@ -36,10 +36,6 @@ internal sealed record LearnedHyperparameters(double PriorVariance, double Noise
 /// </summary>
 internal static class HyperparameterLearning
 {
-    private static readonly double[] NoiseFractions = { 1e-3, 1e-2, 0.1, 0.5, 0.9 };
-    private static readonly double[] PriorOffsets = Enumerable.Range(-7, 15).Select(i => 1.5 * i).ToArray();  // e^-10.5 … e^10.5
-    private const int Starts = 3;
-
     /// <param name="likelihood">The marginal likelihood to maximize.</param>
     /// <param name="spec">Which values are fixed, and the noise floor.</param>
     /// <param name="residual">y − m(X) (before a constant mean is profiled out): its variance places the grid, and its
@@ -58,8 +54,8 @@ internal static class HyperparameterLearning
         double diagonal = meanKernelDiagonal > 0 && double.IsFinite(meanKernelDiagonal) ? meanKernelDiagonal : 1.0;
         double floor = spec.NoiseVariance is null && scale > 0 && double.IsFinite(scale) ? spec.NoiseFloor * scale : 0;
         var grid = new List<(double Prior, double Noise, double Value)>();
-        foreach (double offset in spec.PriorVariance is null ? PriorOffsets : new[] { 0.0 })
-            foreach (double fraction in spec.NoiseVariance is null ? NoiseFractions : new[] { 0.1 })
+        foreach (double offset in spec.PriorVariance is null ? InferenceSettings.PriorGridOffsets : new[] { 0.0 })
+            foreach (double fraction in spec.NoiseVariance is null ? InferenceSettings.NoiseGridFractions : new[] { 0.1 })
             {
                 cancellation.ThrowIfCancellationRequested();
                 double prior = spec.PriorVariance ?? variance / diagonal * Math.Exp(offset);
@@ -69,7 +65,7 @@ internal static class HyperparameterLearning
             }
         if (grid.Count == 0) throw new InvalidOperationException("The marginal likelihood is not finite anywhere on the starting grid.");
         LearnedHyperparameters? best = null;
-        foreach (var start in grid.OrderByDescending(g => g.Value).Take(Starts))
+        foreach (var start in grid.OrderByDescending(g => g.Value).Take(InferenceSettings.HyperparameterStarts))
         {
             var candidate = FromStart(likelihood, spec, start.Prior, start.Noise, floor, cancellation);
             if (best is null || candidate.LogMarginalLikelihood > best.LogMarginalLikelihood) best = candidate;

@@ -8,13 +8,6 @@ namespace Microsoft.ML.Ntk.Inference;
 /// </summary>
 internal sealed record HyperparameterSpec(double? PriorVariance, double? NoiseVariance, double NoiseFloor = 0)
 {
-    /// <summary>
-    /// The default floor of a learned noise variance: 0.1 % of the mean square of the targets around the prior mean. Chosen on
-    /// the sinusoid experiment (README, "Noise"): of the floors 0, 1e-4, 1e-3 and 1e-2 it gave the lowest mean test NLL in both
-    /// variants (0.92 and 0.46, against 67 and 444 for pure maximum likelihood), with the test MSE of pure maximum likelihood.
-    /// </summary>
-    public const double DefaultNoiseFloor = 1e-3;
-
     /// <summary>Whether both values are given, so that no marginal likelihood is needed.</summary>
     public bool BothGiven => PriorVariance is not null && NoiseVariance is not null;
 

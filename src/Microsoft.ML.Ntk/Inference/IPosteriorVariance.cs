@@ -20,7 +20,7 @@ internal interface IPosteriorVariance
 /// Function-space form: v(x*) = s² k0(x*, x*) − s⁴ |Rᵀ k0(X, x*)|², from the training inputs (as the adapted part of
 /// the network sees them) and a root R of the inverse training system. For networks without a structured kernel the
 /// projected training Jacobian W = Rᵀ J(X) ([N·C, P], float64) is built once, at the first prediction, while it fits
-/// <see cref="StrategyChoice.PredictionMemoryBudget"/>: then v(x*) = s² |J(x*)|² − s⁴ |W J(x*)ᵀ|², one explicit Jacobian
+/// <see cref="InferenceSettings.PredictionMemoryBudget"/>: then v(x*) = s² |J(x*)|² − s⁴ |W J(x*)ᵀ|², one explicit Jacobian
 /// of the test inputs and one product, whatever N. Otherwise the cross kernel k0(X, x*) is computed per prediction.
 /// </summary>
 internal sealed class KernelSpaceVariance : IPosteriorVariance

@@ -44,11 +44,11 @@ internal static class IndependentLaplace
         var problem = new Problem(blocks, prior.to(ScalarType.Float64), onehot.to(ScalarType.Float64), priorVariance);
         var state = problem.Evaluate(start?.to(ScalarType.Float64).reshape(problem.N, problem.C).clone() ?? zeros_like(problem.M));
         double initial = problem.GradientNorm(problem.Evaluate(zeros_like(problem.M)));
-        double target = Math.Max(settings.Tolerance, LatentLaplace.RoundingFloor) * Math.Max(initial, 1e-300);
+        double target = Math.Max(settings.Tolerance, InferenceSettings.RoundingFloor) * Math.Max(initial, 1e-300);
         double gradient = problem.GradientNorm(state);
         int iteration = 0, withoutProgress = 0;
         bool stagnated = false;
-        while (gradient > target && iteration < LatentLaplace.MaxNewtonIterations && !stagnated)
+        while (gradient > target && iteration < InferenceSettings.MaxNewtonIterations && !stagnated)
         {
             settings.Cancellation.ThrowIfCancellationRequested();
             iteration++;
@@ -65,7 +65,7 @@ internal static class IndependentLaplace
             double previous = gradient;
             gradient = problem.GradientNorm(state);
             withoutProgress = gradient < 0.9 * previous ? 0 : withoutProgress + 1;
-            stagnated |= withoutProgress >= LatentLaplace.StagnantIterations;
+            stagnated |= withoutProgress >= InferenceSettings.StagnantIterations;
             settings.Report(SolverPhase.Iterating, iteration, () => $"Newton iteration {iteration}: gradient norm {gradient:E2}");
         }
         var f = problem.Factor(state);

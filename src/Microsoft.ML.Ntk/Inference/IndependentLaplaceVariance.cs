@@ -10,7 +10,7 @@ namespace Microsoft.ML.Ntk.Inference;
 /// (s² K0 + Λ⁻¹)⁻¹ = E − E R (M Mᵀ)⁻¹ Rᵀ E, so with u_c = L_c⁻¹ D_c^½ k_c and z_c = M⁻¹ E_c k_c
 /// Σ*_cc' = δ_cc' (s² k0_c(x*, x*) − s⁴ |u_c|²) + s⁴ z_cᵀ z_c'.
 /// The training Jacobian arranged by output ([C, N, P], float64) is built once, at the first prediction, while it fits
-/// <see cref="StrategyChoice.PredictionMemoryBudget"/>; then k_c costs one explicit Jacobian of x* and one product.
+/// <see cref="InferenceSettings.PredictionMemoryBudget"/>; then k_c costs one explicit Jacobian of x* and one product.
 /// Otherwise (and for heads with a structured kernel) the cross kernel is computed per prediction.
 /// </summary>
 internal sealed class IndependentLaplaceVariance : IPosteriorVariance

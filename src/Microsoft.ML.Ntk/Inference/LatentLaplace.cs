@@ -38,19 +38,11 @@ internal sealed record LaplaceMode(Tensor Weights, Tensor Probabilities, double 
 /// Newton's update in the weights a, with K = s² K0, W = Λ = S S and B = I + S K S = L Lᵀ, is
 /// a ← b − S B⁻¹ S K b, b = Λ (f − m) + y − p, followed by a backtracking line search on Ψ. Each iteration's
 /// tensors are freed before the next one. Stops when the parameter-space gradient falls below the tolerance relative
-/// to its value at Δθ = 0 (never below <see cref="RoundingFloor"/> of it, which float64 rounding of K0 does not
+/// to its value at Δθ = 0 (never below <see cref="InferenceSettings.RoundingFloor"/> of it, which float64 rounding of K0 does not
 /// allow to go further), or when the objective stops decreasing (stagnation, reported).
 /// </summary>
 internal static class LatentLaplace
 {
-    public const int MaxNewtonIterations = 100;
-
-    /// <summary>The smallest relative gradient asked for: float64 products of K0 leave about 1e-13 of it as noise.</summary>
-    public const double RoundingFloor = 1e-12;
-
-    /// <summary>Newton iterations in a row without a 10 % smaller gradient after which the solve counts as stagnated.</summary>
-    public const int StagnantIterations = 3;
-
     /// <summary>
     /// The mode for the kernel K0 [N·C, N·C] in float64 (layout n·C + c; cross-output terms zeroed for independent
     /// outputs), the prior mean m(X) [N, C], the one-hot labels y [N, C] and s²; from the weights <paramref name="start"/>
@@ -63,11 +55,11 @@ internal static class LatentLaplace
         long n = prior.shape[0], c = prior.shape[1];
         var state = Evaluate(kernel, m, y, n, c, priorVariance, start?.to(ScalarType.Float64).clone() ?? zeros_like(m));
         double initial = GradientNorm(kernel, y, Evaluate(kernel, m, y, n, c, priorVariance, zeros_like(m)));
-        double target = Math.Max(settings.Tolerance, RoundingFloor) * Math.Max(initial, 1e-300);
+        double target = Math.Max(settings.Tolerance, InferenceSettings.RoundingFloor) * Math.Max(initial, 1e-300);
         double gradient = GradientNorm(kernel, y, state);
         int iteration = 0, withoutProgress = 0;
         bool stagnated = false;
-        while (gradient > target && iteration < MaxNewtonIterations && !stagnated)
+        while (gradient > target && iteration < InferenceSettings.MaxNewtonIterations && !stagnated)
         {
             settings.Cancellation.ThrowIfCancellationRequested();
             iteration++;
@@ -85,7 +77,7 @@ internal static class LatentLaplace
             double previous = gradient;
             gradient = GradientNorm(kernel, y, state);
             withoutProgress = gradient < 0.9 * previous ? 0 : withoutProgress + 1;
-            stagnated |= withoutProgress >= StagnantIterations;
+            stagnated |= withoutProgress >= InferenceSettings.StagnantIterations;
             settings.Report(SolverPhase.Iterating, iteration, () => $"Newton iteration {iteration}: gradient norm {gradient:E2}");
         }
         var curvature = CurvatureBlocks.At(state.Probabilities);

@@ -22,7 +22,7 @@ internal sealed record RegressionSettings(
     int Seed = 0,
     bool IndependentOutputs = false,
     bool? ExactVariances = null,
-    double NoiseFloor = HyperparameterSpec.DefaultNoiseFloor)
+    double NoiseFloor = InferenceSettings.DefaultNoiseFloor)
 {
     public HyperparameterSpec Hyperparameters => new(PriorVariance, NoiseVariance, NoiseFloor);
     public SolverSettings SolverOrDefault => Solver ?? new SolverSettings();

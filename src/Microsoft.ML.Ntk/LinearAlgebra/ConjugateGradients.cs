@@ -36,14 +36,11 @@ internal static class ConjugateGradients
             // and restart from the true residual while it is above the tolerance.
             r = rhs - a.Multiply(x).to(ScalarType.Float64);
             residuals = Residuals(r, rhsNorm).data<double>().ToArray();
-            if (residuals.All(value => value <= settings.Tolerance) || iterations >= settings.MaxIterations || restart == MaxRestarts) break;
+            if (residuals.All(value => value <= settings.Tolerance) || iterations >= settings.MaxIterations || restart == LinearAlgebraSettings.ConjugateGradientRestarts) break;
         }
         bool converged = residuals.All(value => value <= settings.Tolerance);
         return new SolveResult(scope.MoveToOuter(x), iterations, residuals, converged);
     }
-
-    /// <summary>How often a solve restarts from its true residual before it reports what it reached.</summary>
-    public const int MaxRestarts = 5;
 
     /// <summary>CG iterations from the current x and residual r (both updated in place); returns how many ran.</summary>
     private static int Iterate(LinearOperator a, IPreconditioner? preconditioner, SolverSettings settings, Tensor x, Tensor r, Tensor rhsNorm, int limit)

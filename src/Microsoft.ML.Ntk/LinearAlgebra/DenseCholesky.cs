@@ -8,10 +8,6 @@ namespace Microsoft.ML.Ntk.LinearAlgebra;
 /// </summary>
 internal sealed class DenseCholesky
 {
-    /// <summary>The largest jitter tried, relative to the mean diagonal of A.</summary>
-    public const double MaxRelativeJitter = 1e-2;
-    private const double FirstRelativeJitter = 1e-10;
-
     private DenseCholesky(Tensor lower, double jitter)
     {
         Lower = lower;
@@ -33,14 +29,14 @@ internal sealed class DenseCholesky
         if (!a.isfinite().all().item<bool>()) throw new ArgumentException("The matrix to factor holds NaN or infinite values.");
         double meanDiagonal = Math.Max(a.diagonal().mean().item<double>(), double.Epsilon);
         Tensor identity = eye(a.shape[0], dtype: ScalarType.Float64, device: a.device);
-        for (double relative = 0; relative <= MaxRelativeJitter; relative = relative == 0 ? FirstRelativeJitter : relative * 10)
+        for (double relative = 0; relative <= LinearAlgebraSettings.MaxRelativeJitter; relative = relative == 0 ? LinearAlgebraSettings.FirstRelativeJitter : relative * 10)
         {
             double jitter = relative * meanDiagonal;
             var (lower, info) = linalg.cholesky_ex(jitter == 0 ? a : a.Plus(identity.Times(jitter)));
             if (info.item<int>() == 0) return new DenseCholesky(scope.MoveToOuter(lower), jitter);
         }
         throw new InvalidOperationException($"The {a.shape[0]}×{a.shape[0]} matrix is not positive definite even with a jitter of " +
-                                            $"{MaxRelativeJitter:E0} times its mean diagonal ({meanDiagonal:E3}).");
+                                            $"{LinearAlgebraSettings.MaxRelativeJitter:E0} times its mean diagonal ({meanDiagonal:E3}).");
     }
 
     /// <summary>(A + Jitter·I)⁻¹ B for B of shape [n, k].</summary>

@@ -9,13 +9,8 @@ namespace Microsoft.ML.Ntk.LinearAlgebra;
 /// </summary>
 internal static class ScalarSearch
 {
-    /// <summary>The default width of the final bracket: 0.02 in log s² is a 2 % uncertainty on the prior variance.</summary>
-    public const double DefaultTolerance = 0.02;
-
-    private const int MaxRefinements = 60;
-
     public static (double Point, double Value, int Evaluations, bool AtEdge) Maximize(Func<double, double> function, double center,
-                                                                      double halfWidth = 8, double step = 2, double tolerance = DefaultTolerance)
+                                                                      double halfWidth = 8, double step = 2, double tolerance = LinearAlgebraSettings.ScalarSearchTolerance)
     {
         int evaluations = 0;
         double Evaluate(double u) { evaluations++; double v = function(u); return double.IsFinite(v) ? v : double.NegativeInfinity; }
@@ -50,7 +45,7 @@ internal static class ScalarSearch
         const double golden = 0.3819660112501051;            // (3 − √5) / 2
         double a = low, b = high, w = x, v = x, fw = fx, fv = fx, d = 0, e = 0;
         double tol = tolerance / 2;
-        for (int i = 0; i < MaxRefinements; i++)
+        for (int i = 0; i < LinearAlgebraSettings.ScalarSearchRefinements; i++)
         {
             double middle = 0.5 * (a + b);
             if (Math.Abs(x - middle) <= 2 * tol - 0.5 * (b - a)) break;

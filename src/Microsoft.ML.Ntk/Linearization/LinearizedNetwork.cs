@@ -17,11 +17,8 @@ internal sealed class LinearizedNetwork
     private readonly nn.IModule<Tensor, Tensor>? trunk;
     private readonly NetworkFunction head;
 
-    /// <summary>The default memory budget for primal tapes: 1 GiB.</summary>
-    public const long DefaultTapeBudgetBytes = 1L << 30;
-
     public LinearizedNetwork(nn.Module network, ParameterSelection selection,
-                             TangentMode mode = TangentMode.Auto, int batchSize = 256, long tapeBudgetBytes = DefaultTapeBudgetBytes)
+                             TangentMode mode = TangentMode.Auto, int batchSize = 256, long tapeBudgetBytes = LinearizationSettings.DefaultTapeBudgetBytes)
     {
         if (batchSize <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "The batch size must be positive.");
         NetworkFunction.AsCallable(network);
@@ -232,13 +229,10 @@ internal sealed class LinearizedNetwork
         using var scope = NewDisposeScope();
         Tensor rows = Jacobian(few);
         using var plain = many.WithoutTapes();                                             // the same rounding whatever ran before
-        var chunks = DataBatches.Of(rows.shape[0], TangentChunk)
+        var chunks = DataBatches.Of(rows.shape[0], LinearizationSettings.TangentChunk)
             .Select(c => Jvp(plain, rows.narrow(0, c.Start, c.Length)).to(ScalarType.Float64).reshape(c.Length, -1)).ToArray();
         return (scope.MoveToOuter(rows), scope.MoveToOuter(cat(chunks, 0)));
     }
-
-    /// <summary>How many tangents one pass over the larger input set carries in <see cref="GenericKernel"/> (bounds memory).</summary>
-    private const int TangentChunk = 64;
 
     private long OutputCount(PreparedInputs x)
     {

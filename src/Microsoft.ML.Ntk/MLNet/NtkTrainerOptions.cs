@@ -46,7 +46,7 @@ public abstract class NtkTrainerOptions
     /// overconfident; the fit warns when the learned σ² sits on this floor. 0: pure maximum likelihood. Ignored when
     /// <see cref="NoiseVariance"/> is given and for the softmax likelihood.
     /// </summary>
-    public double NoiseVarianceFloor = Inference.HyperparameterSpec.DefaultNoiseFloor;
+    public double NoiseVarianceFloor = Inference.InferenceSettings.DefaultNoiseFloor;
 
     /// <summary>The prior variance s² of the adapted parameters; null: learned (marginal likelihood, or Laplace evidence for softmax).</summary>
     public double? PriorVariance;

@@ -123,8 +123,8 @@ public class StrategyAgreementTests
         Assert.Contains(report.Warnings, w => w.Contains("implausible"));
 
         // With the default floor (a fraction of the residuals' mean square, 0.49 here) σ² stops there, and the fit says so.
-        var floored = GaussianProcessRegression.Fit(network, x, y, pure with { NoiseFloor = HyperparameterSpec.DefaultNoiseFloor }).Report;
-        Assert.InRange(floored.NoiseVariance, HyperparameterSpec.DefaultNoiseFloor * 0.49, 1.01 * HyperparameterSpec.DefaultNoiseFloor * 0.49);
+        var floored = GaussianProcessRegression.Fit(network, x, y, pure with { NoiseFloor = InferenceSettings.DefaultNoiseFloor }).Report;
+        Assert.InRange(floored.NoiseVariance, InferenceSettings.DefaultNoiseFloor * 0.49, 1.01 * InferenceSettings.DefaultNoiseFloor * 0.49);
         Assert.Contains(floored.Warnings, w => w.Contains("sits on its floor"));
         Assert.DoesNotContain(floored.Warnings, w => w.Contains("implausible"));
     }

@@ -166,7 +166,7 @@ public class JacobianProductsTests
         var test = TestNetworks.Create(name);
         // no tape; a tape for every batch (one input each); a budget that holds only some of them
         var results = new List<(Tensor Jv, Tensor Jtu, Tensor Gn, long Bytes)>();
-        foreach (long budget in new long[] { 0, LinearizedNetwork.DefaultTapeBudgetBytes, -1 })
+        foreach (long budget in new long[] { 0, LinearizationSettings.DefaultTapeBudgetBytes, -1 })
             results.Add(Run(budget < 0 ? results[1].Bytes / 2 : budget));
 
         (Tensor Jv, Tensor Jtu, Tensor Gn, long Bytes) Run(long budget)

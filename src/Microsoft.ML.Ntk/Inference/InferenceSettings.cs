@@ -1,0 +1,73 @@
+namespace Microsoft.ML.Ntk.Inference;
+
+/// <summary>
+/// The numbers of this layer that decide behaviour (budgets, tolerances, iteration limits, search ranges), each with why it
+/// has its value, in one place.
+/// </summary>
+internal static class InferenceSettings
+{
+    /// <summary>The largest n for the dense strategy: an n² float64 kernel of 200 MB and a Cholesky of a few seconds.</summary>
+    public const long DenseLimit = 5000;
+
+    /// <summary>The most bytes the weight-space variance basis (P × Lanczos steps) may take: 2 GiB.</summary>
+    public const long WeightSpaceBasisBudget = 2L << 30;
+
+    /// <summary>
+    /// The most bytes the softmax Laplace posterior may hold in n × n float64 matrices: the kernel, the matrix B and its
+    /// Cholesky factor, and two temporaries while B is formed, five in all (n = 11,500 at 5 GiB, what the dense regression
+    /// already takes at n = 5,000). Its cost grows as n³/3 flops per Newton step (about 1.7 s at n = 9,000 on two cores);
+    /// with independent outputs the evidence search costs C factorizations of N × N per step instead, and only the final
+    /// mode one of n × n.
+    /// </summary>
+    public const long LaplaceMemoryBudget = 5L << 30;
+
+    /// <summary>n × n float64 matrices the softmax Laplace fit holds at once.</summary>
+    public const int LaplaceMatrices = 5;
+
+    /// <summary>
+    /// The most bytes a fitted posterior may keep to make predictions cheap: the projected training Jacobian Rᵀ J(X),
+    /// N·C × P float64 values (1 GiB: N·C = 1,000 rows of 134k parameters).
+    /// </summary>
+    public const long PredictionMemoryBudget = 1L << 30;
+
+    /// <summary>The most Newton iterations of one softmax mode (warm-started modes take two or three; a cold one about ten).</summary>
+    public const int MaxNewtonIterations = 100;
+
+    /// <summary>The smallest relative gradient asked for: float64 products of K0 leave about 1e-13 of it as noise.</summary>
+    public const double RoundingFloor = 1e-12;
+
+    /// <summary>Newton iterations in a row without a 10 % smaller gradient after which the solve counts as stagnated.</summary>
+    public const int StagnantIterations = 3;
+
+    /// <summary>
+    /// How far from s² = 1 / mean k0(x, x) the evidence search goes, in log s²: e^±16. At e^±8 the evidence was largest at the
+    /// upper edge in three of four Fashion-MNIST fits with independent outputs (the walk uphill stops early when it is not).
+    /// </summary>
+    public const double EvidenceSearchHalfWidth = 16;
+
+    /// <summary>
+    /// The relative gradient each mode of the evidence search is solved to: the objective's error is then about 1e-12 of its
+    /// scale, far below the evidence differences that decide; the final mode goes to the fit's tolerance (at most 1e-9).
+    /// </summary>
+    public const double EvidenceSearchModeTolerance = 1e-6;
+
+    /// <summary>
+    /// The default floor of a learned noise variance: 0.1 % of the mean square of the targets around the prior mean. Chosen on
+    /// the sinusoid experiment (README, "Noise"): of the floors 0, 1e-4, 1e-3 and 1e-2 it gave the lowest mean test NLL in both
+    /// variants (0.92 and 0.46, against 67 and 444 for pure maximum likelihood), with the test MSE of pure maximum likelihood.
+    /// </summary>
+    public const double DefaultNoiseFloor = 1e-3;
+
+    /// <summary>
+    /// The starting grid of the marginal-likelihood search: σ² at these fractions of var(y − m) above the floor, s² at e^(1.5 i),
+    /// i = −7 … 7, times var(y − m) / mean k0(x, x), and BFGS from the best few points (the surface can have a poor local maximum
+    /// where the noise explains everything).
+    /// </summary>
+    public static readonly double[] NoiseGridFractions = { 1e-3, 1e-2, 0.1, 0.5, 0.9 };
+
+    /// <summary>The log offsets of the s² grid (see <see cref="NoiseGridFractions"/>).</summary>
+    public static readonly double[] PriorGridOffsets = Enumerable.Range(-7, 15).Select(i => 1.5 * i).ToArray();
+
+    /// <summary>How many of the best grid points BFGS starts from.</summary>
+    public const int HyperparameterStarts = 3;
+}
