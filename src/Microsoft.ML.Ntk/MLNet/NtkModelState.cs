@@ -68,12 +68,18 @@ internal static class NtkModelState
         foreach (int output in contents.OutputOfKey) writer.Write(output);
     }
 
-    public static NtkPredictor Decode(ReadOnlySpan<char> text)
+    /// <summary>The state's bytes from its base64 text, refused when the text is not base64.</summary>
+    private static MemoryStream Open(ReadOnlySpan<char> text)
     {
         byte[] bytes = new byte[text.Length / 4 * 3 + 3];
         if (!Convert.TryFromBase64Chars(text, bytes, out int length))
             throw new InvalidDataException("The Ntk model state inside this ML.NET model is damaged (it is not valid base64 text).");
-        using var stream = new MemoryStream(bytes, 0, length, writable: false);
+        return new MemoryStream(bytes, 0, length, writable: false);
+    }
+
+    public static NtkPredictor Decode(ReadOnlySpan<char> text)
+    {
+        using var stream = Open(text);
         using var reader = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
         try
         {
@@ -94,10 +100,19 @@ internal static class NtkModelState
     /// <summary>What a saved state is, read from its settings, network description and summary parts (nothing is rebuilt).</summary>
     public static NtkModelInfo Describe(ReadOnlySpan<char> text)
     {
-        byte[] bytes = new byte[text.Length / 4 * 3 + 3];
-        if (!Convert.TryFromBase64Chars(text, bytes, out int length))
-            throw new InvalidDataException("The Ntk model state inside this ML.NET model is damaged (it is not valid base64 text).");
-        using var stream = new MemoryStream(bytes, 0, length, writable: false);
+        using var stream = Open(text);
+        try
+        {
+            return Describe(stream);
+        }
+        catch (EndOfStreamException ex)
+        {
+            throw new InvalidDataException("The Ntk model state inside this ML.NET model is cut short.", ex);
+        }
+    }
+
+    private static NtkModelInfo Describe(MemoryStream stream)
+    {
         using var reader = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
         int version = ReadHeader(reader);
         if (version < 2)
