@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 // task, a sinusoid y = A sin(w x + b) with A in [0.1, 5], b in [0, 2π], w in [0.5, 2] (or, in the second variant, a line
 // for half of the tasks), is observed at 10 noisy points in [-5, 5] and tested on 100. Methods: Ntk in function space
 // and in weight space, a Bayesian last layer (the Ntk trainer adapting only the last layer), fine-tuning all weights,
-// retraining the last layer, and the unadapted network. Usage: dotnet run --project examples/SinusoidTransfer [tasks]
+// retraining the last layer, a plain RBF-kernel GP on the inputs, and the unadapted network. Usage: dotnet run --project examples/SinusoidTransfer [tasks]
 int tasks = args.Length > 0 ? int.Parse(args[0]) : 100;
 const int TrainPoints = 10, TestPoints = 100, Steps = 500;
 const double Noise = 0.05, LearningRate = 3e-3;
@@ -34,6 +34,7 @@ var methods = new (string Name, Func<Point[], Point[], Predictive> Fit)[]
     ("Ntk, function space", (train, test) => Ntk(train, test, o => o.Strategy = InferenceStrategy.FunctionSpace)),
     ("Ntk, weight space", (train, test) => Ntk(train, test, o => o.Strategy = InferenceStrategy.WeightSpace)),
     ("Bayesian last layer (Ntk, last layer only)", (train, test) => Ntk(train, test, o => o.AdaptedParameters = ParameterSelection.LastLayers(1))),
+    ("RBF-kernel GP on the inputs (marginal-likelihood hyperparameters)", (train, test) => Microsoft.ML.Ntk.Examples.Sinusoid.RbfRegression.Fit(train, test)),
     ("fine-tuning, all weights (Adam)", (train, test) => Deterministic(FineTune(architecture, weights, train, Steps, LearningRate), train, test)),
     ("retraining the last layer (Adam)", (train, test) => Deterministic(FineTune(architecture, weights, train, Steps, LearningRate, onlyPrefix: "4."), train, test)),
     ("unadapted network", (train, test) => Deterministic(Load(architecture, weights), train, test)),
@@ -83,7 +84,9 @@ body.Append($"""
     σ = {Noise} and is tested on {TestPoints} points of a grid (same noise). Fine-tuning and last-layer retraining: Adam, {Steps} full-batch steps,
     learning rate {LearningRate}; networks without uncertainty of their own use the variance of their training residuals (at least 1e-6)
     as predictive variance. The Bayesian last layer is the Ntk trainer with `AdaptedParameters = LastLayers(1)`: Bayesian linear
-    regression on the penultimate features, the pretrained last layer as prior mean, hyperparameters by marginal likelihood.
+    regression on the penultimate features, the pretrained last layer as prior mean, hyperparameters by marginal likelihood. The
+    RBF-kernel GP knows nothing of the source task: exact GP regression on x with a squared-exponential kernel and the training mean as
+    constant mean, lengthscale (0.1 … 10), signal and noise variances maximizing the marginal likelihood over a log grid.
     The noise variance of Ntk is learned above a floor, a fraction of the mean square of y − m around the prior mean
     (`NoiseVarianceFloor`, default 1e-3); the rows with other floors, and with none (pure maximum likelihood), show its effect.
     Without a floor the mean NLL is dominated by a few tasks where σ² collapsed; the median shows the typical task.
