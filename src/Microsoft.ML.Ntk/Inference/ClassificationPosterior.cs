@@ -48,14 +48,14 @@ internal sealed class ClassificationPosterior
     public ClassificationPrediction Predict(Tensor inputs)
     {
         using var scope = NewDisposeScope();
-        var parts = DataBatches.Of(inputs.shape[0], PredictionBatch).Select(b => PredictBatch(inputs.narrow(0, b.Start, b.Length), b.Start)).ToList();
+        var parts = DataBatches.Of(inputs.shape[0], PredictionBatch).Select(b => PredictBatch(inputs.narrow(0, b.Start, b.Length))).ToList();
         return new ClassificationPrediction(scope.MoveToOuter(cat(parts.Select(p => p.Probabilities).ToArray())),
                                             scope.MoveToOuter(cat(parts.Select(p => p.LatentMean).ToArray())),
                                             scope.MoveToOuter(cat(parts.Select(p => p.LatentVariance).ToArray())),
                                             parts.Sum(p => p.ClampedVariances));
     }
 
-    private ClassificationPrediction PredictBatch(Tensor inputs, long offset)
+    private ClassificationPrediction PredictBatch(Tensor inputs)
     {
         using var x = new TestInputs(Network, inputs);
         bool probit = Settings.Predictive == PredictiveApproximation.Probit || Settings.Likelihood == ClassificationLikelihood.Gaussian;
@@ -73,20 +73,30 @@ internal sealed class ClassificationPosterior
         }
         Tensor covariance = latent;                                                     // [B, C, C]
         Tensor diagonal = covariance.diagonal(0, 1, 2);
-        return new ClassificationPrediction(MonteCarlo(mean, covariance, offset), mean, diagonal.AtLeast(0), diagonal.Below(0).sum().item<long>());
+        return new ClassificationPrediction(MonteCarlo(mean, covariance), mean, diagonal.AtLeast(0), diagonal.Below(0).sum().item<long>());
     }
 
-    /// <summary>The mean of softmax(μ + L z) over standard normal z, L Lᵀ = Σ (+ jitter); the draws depend on the seed and the row.</summary>
-    private Tensor MonteCarlo(Tensor mean, Tensor covariance, long offset)
+    /// <summary>
+    /// The mean of softmax(μ + L z) over standard normal z, L Lᵀ = Σ (+ jitter). Every row uses the same draws z (from the seed
+    /// alone), so a row's probabilities do not depend on the rows predicted with it: one row through a PredictionEngine and the
+    /// same row inside a batched Transform agree.
+    /// </summary>
+    private Tensor MonteCarlo(Tensor mean, Tensor covariance)
     {
-        long b = mean.shape[0], c = mean.shape[1];
+        long c = mean.shape[1];
         Tensor jitter = covariance.diagonal(0, 1, 2).mean(new long[] { 1 }, keepdim: true).AtLeast(1e-12).Times(1e-10).unsqueeze(2)
                         * eye(c, dtype: ScalarType.Float64);
         Tensor lower = linalg.cholesky(covariance.Plus(jitter));
-        var generator = new TorchSharp.torch.Generator((ulong)(Settings.Seed * 1_000_003L + offset));
-        Tensor z = randn(new long[] { Settings.MonteCarloSamples, b, c }, generator: generator, dtype: ScalarType.Float64);
+        Tensor z = Draws(c, mean.device).unsqueeze(1);                                                // [S, 1, C], shared by the b rows
         Tensor samples = mean.unsqueeze(0).Plus(lower.unsqueeze(0).matmul(z.unsqueeze(3)).squeeze(3));
         return SoftmaxLink.Probabilities(samples, dim: 2).mean(new long[] { 0 });
+    }
+
+    /// <summary>The Monte Carlo predictive's standard normal draws, [samples, width], from the seed alone.</summary>
+    private Tensor Draws(long width, Device device)
+    {
+        var generator = new TorchSharp.torch.Generator((ulong)(Settings.Seed * 1_000_003L));
+        return randn(new long[] { Settings.MonteCarloSamples, width }, generator: generator, dtype: ScalarType.Float64).to(device);
     }
 
     /// <summary>The probit approximation's scaled latent mean μ / sqrt(1 + π v / 8).</summary>
@@ -99,13 +109,13 @@ internal sealed class ClassificationPosterior
     public BinaryPrediction PredictBinary(Tensor inputs)
     {
         using var scope = NewDisposeScope();
-        var parts = DataBatches.Of(inputs.shape[0], PredictionBatch).Select(b => PredictBinaryBatch(inputs.narrow(0, b.Start, b.Length), b.Start)).ToList();
+        var parts = DataBatches.Of(inputs.shape[0], PredictionBatch).Select(b => PredictBinaryBatch(inputs.narrow(0, b.Start, b.Length))).ToList();
         return new BinaryPrediction(scope.MoveToOuter(cat(parts.Select(p => p.LogOdds).ToArray())),
                                     scope.MoveToOuter(cat(parts.Select(p => p.Variance).ToArray())),
                                     scope.MoveToOuter(cat(parts.Select(p => p.Probability).ToArray())));
     }
 
-    private BinaryPrediction PredictBinaryBatch(Tensor inputs, long offset)
+    private BinaryPrediction PredictBinaryBatch(Tensor inputs)
     {
         using var x = new TestInputs(Network, inputs);
         Tensor latent = Variance.Covariance(x);                                            // [B, C, C]
@@ -115,8 +125,7 @@ internal sealed class ClassificationPosterior
         Tensor logOdds = c == 1 ? mean[.., 0] : mean[.., 1] - mean[.., 0];
         Tensor variance = (c == 1 ? latent[.., 0, 0] : latent[.., 0, 0].Plus(latent[.., 1, 1]) - latent[.., 0, 1] - latent[.., 1, 0]).AtLeast(0);
         if (Settings.Predictive == PredictiveApproximation.Probit) return new BinaryPrediction(logOdds, variance, Probit(logOdds, variance).sigmoid());
-        var generator = new TorchSharp.torch.Generator((ulong)(Settings.Seed * 1_000_003L + offset));
-        Tensor z = randn(new long[] { Settings.MonteCarloSamples, logOdds.shape[0] }, generator: generator, dtype: ScalarType.Float64);
+        Tensor z = Draws(1, logOdds.device);                                                             // [S, 1], shared by the rows
         Tensor probability = logOdds.unsqueeze(0).Plus(variance.sqrt().unsqueeze(0) * z).sigmoid().mean(new long[] { 0 });
         return new BinaryPrediction(logOdds, variance, probability);
     }

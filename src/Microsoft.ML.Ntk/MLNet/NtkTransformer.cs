@@ -1,4 +1,5 @@
 using Microsoft.ML.Data;
+using Microsoft.ML.Ntk.MLNet;
 
 namespace Microsoft.ML.Ntk;
 
@@ -33,8 +34,16 @@ public abstract class NtkTransformer : ITransformer
     /// <inheritdoc/>
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => model.GetRowToRowMapper(inputSchema);
 
-    /// <inheritdoc/>
-    public IDataView Transform(IDataView input) => model.Transform(input);
+    /// <summary>
+    /// The input with the model's output columns. Rows are predicted in batches as they are read (the same values, within
+    /// float32 rounding, as one row at a time through a PredictionEngine); a model whose outputs cannot be laid out that way
+    /// falls back to ML.NET's row-by-row transforms.
+    /// </summary>
+    public IDataView Transform(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return BatchedPredictionView.TryCreate(model, State, input) ?? model.Transform(input);
+    }
 
     void ICanSaveModel.Save(ModelSaveContext ctx) => model.Save(ctx);
 }

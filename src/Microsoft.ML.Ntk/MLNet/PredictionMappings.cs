@@ -85,7 +85,7 @@ internal sealed class BinaryMapping : CustomMappingFactory<PredictionInput, Bina
     public override Action<PredictionInput, BinaryOutput> GetMapping() => (input, output) =>
     {
         (output.Score, output.Probability, output.Variance) = PredictorCache.Get(input.State).PredictBinary(input.Features);
-        output.PredictedLabel = output.Probability >= 0.5f;
+        output.PredictedLabel = NtkPredictor.Decide(output.Probability);
     };
 }
 
