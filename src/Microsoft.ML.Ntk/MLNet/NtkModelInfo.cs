@@ -39,9 +39,31 @@ public static class NtkModel
         return NtkModelState.Describe(state);
     }
 
+    /// <summary>
+    /// The same model, with every Ntk model inside it predicting a whole IDataView in batches on Transform, as a fitted model
+    /// does (a model loaded with <c>mlContext.Model.Load</c> is ML.NET's own transforms, which predict one row at a time).
+    /// Predictions are the same within float32 rounding; PredictionEngine and saving are unchanged. A model without an Ntk
+    /// part comes back as it is.
+    /// </summary>
+    public static ITransformer WithBatchedTransform(ITransformer model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (model is NtkTransformer or BatchedNtkModel || model is not IEnumerable<ITransformer> chain) return model;
+        var parts = chain.ToList();
+        if (StartsNtkModel(parts)) return new BatchedNtkModel(model, FindState(model)!);
+        var batched = parts.Select(WithBatchedTransform).ToArray();
+        return batched.SequenceEqual(parts) ? model : new TransformerChain<ITransformer>(batched);
+    }
+
+    /// <summary>An Ntk model's transforms begin with its key mapping (for multiclass, inside its first part).</summary>
+    private static bool StartsNtkModel(List<ITransformer> parts) =>
+        parts.Count > 1 && (parts[0] is CustomMappingTransformer<NoColumns, ModelKeyRow> ||
+                            parts[0] is IEnumerable<ITransformer> first && StartsNtkModel(first.ToList()));
+
     private static string? FindState(ITransformer model)
     {
         if (model is NtkTransformer fitted) return fitted.State;
+        if (model is BatchedNtkModel batched) return batched.State;
         if (model is not IEnumerable<ITransformer> chain) return null;
         var parts = chain.ToList();
         for (int i = 0; i < parts.Count; i++)

@@ -42,7 +42,7 @@ public abstract class NtkTransformer : ITransformer
     public IDataView Transform(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        return BatchedPredictionView.TryCreate(model, State, input) ?? model.Transform(input);
+        return BatchedPredictionView.Transform(model, State, input);
     }
 
     void ICanSaveModel.Save(ModelSaveContext ctx) => model.Save(ctx);

@@ -106,6 +106,47 @@ public class BatchedTransformTests
     }
 
     [Fact]
+    public void ALoadedModelPredictsInBatchesThroughWithBatchedTransformAndStillSavesTheSameModel()
+    {
+        using var folder = new TemporaryFolder();
+        var ml = new MLContext(seed: 1);
+        var train = ml.Data.LoadFromEnumerable(NtkTestData.Classes(60, seed: 4));
+        var test = ml.Data.LoadFromEnumerable(NtkTestData.Classes(Rows, seed: 5));
+        var model = ml.Transforms.Conversion.MapValueToKey("Label", nameof(ClassRow.Class))
+            .Append(ml.MulticlassClassification.Trainers.Ntk(new NtkMulticlassTrainer.Options { Network = NtkTestData.Mlp(folder, outputs: 3) }))
+            .Fit(train);
+        string path = Path.Combine(folder.Path, "classes.zip"), again = Path.Combine(folder.Path, "again.zip");
+        ml.Model.Save(model, train.Schema, path);
+        var loaded = new MLContext().Model.Load(path, out _);
+
+        var batchedModel = NtkModel.WithBatchedTransform(loaded);
+        Assert.NotSame(loaded, batchedModel);
+        Assert.Same(batchedModel, NtkModel.WithBatchedTransform(batchedModel));
+        Assert.Equal(NtkModel.Describe(loaded).FitSummary!.ToString(), NtkModel.Describe(batchedModel).FitSummary!.ToString());
+        var output = batchedModel.Transform(test);
+        Assert.IsType<BatchedPredictionView>(output);
+        var batched = ml.Data.CreateEnumerable<ClassScore>(output, reuseRowObject: false).ToArray();
+        var rowByRow = ml.Data.CreateEnumerable<ClassScore>(loaded.Transform(test), reuseRowObject: false).ToArray();
+        Assert.Equal(rowByRow.Select(r => r.PredictedLabel), batched.Select(r => r.PredictedLabel));
+        for (int i = 0; i < Rows; i++)
+            for (int k = 0; k < 3; k++) AssertSame(rowByRow[i].Score[k], batched[i].Score[k], $"Score[{k}] of row {i}");
+        Assert.Equal(rowByRow.Select(r => r.Score[0]), output.GetColumn<VBuffer<float>>("Score").Select(s => s.GetValues()[0]), new ToleranceComparer());
+
+        ml.Model.Save(batchedModel, train.Schema, again);
+        var reloaded = new MLContext().Model.Load(again, out _);
+        var engine = new MLContext().Model.CreatePredictionEngine<ClassRow, ClassScore>(reloaded);
+        var first = NtkTestData.Classes(1, seed: 5)[0];
+        Assert.Equal(rowByRow[0].Score, engine.Predict(first).Score);
+        Assert.Same(loaded.GetType(), reloaded.GetType());
+    }
+
+    private sealed class ToleranceComparer : IEqualityComparer<float>
+    {
+        public bool Equals(float x, float y) => Math.Abs(x - y) <= 1e-6 * Math.Max(Math.Abs(x), 1e-3f);
+        public int GetHashCode(float value) => 0;
+    }
+
+    [Fact]
     public void BinaryTransformEqualsThePredictionEngine()
     {
         using var folder = new TemporaryFolder();
