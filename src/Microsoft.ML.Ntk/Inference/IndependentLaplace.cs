@@ -38,13 +38,15 @@ internal static class IndependentLaplace
     /// <param name="priorVariance">s².</param>
     /// <param name="settings">The tolerance (relative to the gradient at a = 0) and cancellation.</param>
     /// <param name="start">Weights a [N·C] (layout n·C + c) to start from, or null for a = 0.</param>
-    public static IndependentMode Solve(Tensor blocks, Tensor prior, Tensor onehot, double priorVariance, SolverSettings settings, Tensor? start = null)
+    /// <param name="objectiveAccuracy">When positive, stop once the objective is provably within it of the mode (<see cref="ModeAccuracy"/>).</param>
+    public static IndependentMode Solve(Tensor blocks, Tensor prior, Tensor onehot, double priorVariance, SolverSettings settings, Tensor? start = null,
+                                        double objectiveAccuracy = 0)
     {
         using var scope = NewDisposeScope();
         var problem = new Problem(blocks, prior.to(ScalarType.Float64), onehot.to(ScalarType.Float64), priorVariance);
         var state = problem.Evaluate(start?.to(ScalarType.Float64).reshape(problem.N, problem.C).clone() ?? zeros_like(problem.M));
         double initial = problem.GradientNorm(problem.Evaluate(zeros_like(problem.M)));
-        double target = Math.Max(settings.Tolerance, InferenceSettings.RoundingFloor) * Math.Max(initial, 1e-300);
+        double target = ModeAccuracy.TargetGradient(settings, initial, priorVariance, objectiveAccuracy);
         double gradient = problem.GradientNorm(state);
         int iteration = 0, withoutProgress = 0;
         bool stagnated = false;

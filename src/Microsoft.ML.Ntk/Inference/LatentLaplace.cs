@@ -48,14 +48,15 @@ internal static class LatentLaplace
     /// outputs), the prior mean m(X) [N, C], the one-hot labels y [N, C] and s²; from the weights <paramref name="start"/>
     /// (a warm start) or from a = 0 (f = m).
     /// </summary>
-    public static LaplaceMode Solve(Tensor kernel, Tensor prior, Tensor onehot, double priorVariance, SolverSettings settings, Tensor? start = null)
+    public static LaplaceMode Solve(Tensor kernel, Tensor prior, Tensor onehot, double priorVariance, SolverSettings settings, Tensor? start = null,
+                                        double objectiveAccuracy = 0)
     {
         using var scope = NewDisposeScope();
         Tensor m = prior.to(ScalarType.Float64).reshape(-1), y = onehot.to(ScalarType.Float64).reshape(-1);
         long n = prior.shape[0], c = prior.shape[1];
         var state = Evaluate(kernel, m, y, n, c, priorVariance, start?.to(ScalarType.Float64).clone() ?? zeros_like(m));
         double initial = GradientNorm(kernel, y, Evaluate(kernel, m, y, n, c, priorVariance, zeros_like(m)));
-        double target = Math.Max(settings.Tolerance, InferenceSettings.RoundingFloor) * Math.Max(initial, 1e-300);
+        double target = ModeAccuracy.TargetGradient(settings, initial, priorVariance, objectiveAccuracy);
         double gradient = GradientNorm(kernel, y, state);
         int iteration = 0, withoutProgress = 0;
         bool stagnated = false;

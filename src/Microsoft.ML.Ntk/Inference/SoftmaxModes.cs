@@ -5,8 +5,10 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Ntk.Inference;
 
 /// <summary>
-/// The softmax Laplace modes of one fit, for the evidence search and at the chosen s². Each solve starts from the previous
-/// mode with the same latent values (a scales as 1/s² for fixed f − m = s² K0 a). With independent outputs the kernel is
+/// The softmax Laplace modes of one fit, for the evidence search and at the chosen s². Each search solve starts from the
+/// previous mode with the same latent values (a scales as 1/s² for fixed f − m = s² K0 a) and stops once its objective is
+/// within <see cref="InferenceSettings.EvidenceSearchObjectiveAccuracy"/> of the mode; the final solve starts from the
+/// best mode of the search (the same s² when the search chose it). With independent outputs the kernel is
 /// its C diagonal N × N blocks [C, N, N] and every mode, the final one included, comes from <see cref="IndependentLaplace"/>;
 /// with the full N·C × N·C kernel from <see cref="LatentLaplace"/>.
 /// </summary>
@@ -14,8 +16,8 @@ internal sealed class SoftmaxModes(Tensor kernel, Tensor prior, Tensor onehot, b
 {
     private readonly Tensor? blocks = independentOutputs ? kernel : null;
 
-    private Tensor? warm;
-    private double warmVariance = 1;
+    private Tensor? warm, best;
+    private double warmVariance = 1, bestVariance = 1, bestEvidence = double.NegativeInfinity;
     private int evaluated;
 
     /// <summary>The Laplace evidence at s², the mode solved to <paramref name="limits"/>; nothing of the mode but its weights is kept.</summary>
@@ -25,31 +27,41 @@ internal sealed class SoftmaxModes(Tensor kernel, Tensor prior, Tensor onehot, b
         double evidence;
         if (blocks is null)
         {
-            var mode = LatentLaplace.Solve(kernel, prior, onehot, s2, limits, Start(s2));
-            Keep(mode.Weights.clone(), s2, evaluation);
+            var mode = LatentLaplace.Solve(kernel, prior, onehot, s2, limits, Start(s2), InferenceSettings.EvidenceSearchObjectiveAccuracy);
             evidence = mode.Evidence;
+            Keep(mode.Weights.clone(), s2, evidence, evaluation);
         }
         else
         {
-            var mode = IndependentLaplace.Solve(blocks, prior, onehot, s2, limits, Start(s2));
-            Keep(mode.Weights, s2, evaluation);
+            var mode = IndependentLaplace.Solve(blocks, prior, onehot, s2, limits, Start(s2), InferenceSettings.EvidenceSearchObjectiveAccuracy);
             evidence = mode.Evidence;
+            Keep(mode.Weights, s2, evidence, evaluation);
         }
         progress.Report(SolverPhase.Searching, ++evaluated, () => $"Laplace evidence {evidence:F3} at s² = {s2:G4}");
         return evidence;
     }
 
     /// <summary>The mode at the chosen s², to the fit's own tolerance, with its factorization (in the caller's scope).</summary>
-    public ISoftmaxMode Final(double s2) => blocks is null
-        ? LatentLaplace.Solve(kernel, prior, onehot, s2, progress, Start(s2))
-        : IndependentLaplace.Solve(blocks, prior, onehot, s2, progress, Start(s2));
+    public ISoftmaxMode Final(double s2)
+    {
+        Tensor? start = best is null ? null : best.Times(bestVariance / s2);
+        return blocks is null
+            ? LatentLaplace.Solve(kernel, prior, onehot, s2, progress, start)
+            : IndependentLaplace.Solve(blocks, prior, onehot, s2, progress, start);
+    }
 
     private Tensor? Start(double s2) => warm?.Times(warmVariance / s2);
 
-    private void Keep(Tensor weights, double s2, DisposeScope evaluation)
+    /// <summary>Keeps the mode's weights as the next start, and as the final start when its evidence is the best so far.</summary>
+    private void Keep(Tensor weights, double s2, double evidence, DisposeScope evaluation)
     {
-        warm?.Dispose();
+        if (warm is not null && !ReferenceEquals(warm, best)) warm.Dispose();
         warm = evaluation.MoveToOuter(weights);
         warmVariance = s2;
+        if (evidence > bestEvidence)
+        {
+            best?.Dispose();
+            (best, bestVariance, bestEvidence) = (warm, s2, evidence);
+        }
     }
 }

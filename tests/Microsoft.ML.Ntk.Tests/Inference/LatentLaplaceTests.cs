@@ -109,6 +109,37 @@ public class LatentLaplaceTests
         Assert.True(Math.Abs(mode.Evidence - whole.Evidence) <= AgreementTolerance * Math.Max(1, Math.Abs(whole.Evidence)));
     }
 
+    /// <summary>
+    /// The evidence search's stopping rule is a bound: a mode stopped once ½ s² |g|² ≤ ε has an objective within ε of the
+    /// exact mode's, for both solvers, and stops no later than the tight solve.
+    /// </summary>
+    [Theory]
+    [InlineData(1e-2)]
+    [InlineData(1e-5)]
+    public void AModeStoppedByTheObjectiveBoundIsWithinItOfTheExactMode(double accuracy)
+    {
+        manual_seed(75);
+        long n = 40, c = 3;
+        Tensor features = randn(n, 5, dtype: ScalarType.Float64);
+        Tensor labels = features.matmul(randn(5, c, dtype: ScalarType.Float64)).Plus(randn(n, c, dtype: ScalarType.Float64)).argmax(1);
+        Tensor gram = features.matmul(features.t());
+        Tensor kernel = kron(gram, eye(c, dtype: ScalarType.Float64));
+        Tensor blocks = gram.unsqueeze(0).expand(c, n, n).contiguous();
+        Tensor onehot = nn.functional.one_hot(labels, c).to(ScalarType.Float64);
+        Tensor prior = zeros(n, c, dtype: ScalarType.Float64);
+        var tight = new SolverSettings(Tolerance: 1e-12);
+        const double s2 = 30;
+        var exact = LatentLaplace.Solve(kernel, prior, onehot, s2, tight);
+        var bounded = LatentLaplace.Solve(kernel, prior, onehot, s2, tight, objectiveAccuracy: accuracy);
+        Assert.InRange(bounded.Objective - exact.Objective, -1e-12, accuracy);
+        Assert.True(bounded.NewtonIterations <= exact.NewtonIterations);
+        var exactBlocks = IndependentLaplace.Solve(blocks, prior, onehot, s2, tight);
+        var boundedBlocks = IndependentLaplace.Solve(blocks, prior, onehot, s2, tight, objectiveAccuracy: accuracy);
+        Assert.InRange(boundedBlocks.Objective - exactBlocks.Objective, -1e-12, accuracy);
+        Assert.True(0.5 * s2 * boundedBlocks.GradientNorm * boundedBlocks.GradientNorm <= accuracy);
+        if (accuracy >= 1e-2) Assert.True(bounded.NewtonIterations < exact.NewtonIterations, "the bound should stop a cold solve early");
+    }
+
     [Fact]
     public void ALongSolveKeepsNoTensorsOfItsIterations()
     {

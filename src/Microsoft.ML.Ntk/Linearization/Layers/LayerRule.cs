@@ -35,6 +35,14 @@ internal abstract class LayerRule
                                                                                        Func<Tensor?, bool> adapted) =>
         Array.Empty<(Tensor, Tensor)>();
 
+    /// <summary>
+    /// This layer's part of the kernel in factored form, when it has one: k_c(x_n, x_m) = (δ_n · δ_m)(a_n · a_m + bias) with
+    /// the factors a [B, in] (null when only the bias is adapted) and δ [B, out] from the layer's input and signal. That costs
+    /// N²(in + out) for all pairs instead of N² × in × out through explicit gradients. Null (the default) when the layer has
+    /// no such form; its part then comes from <see cref="PerExampleGradients"/>.
+    /// </summary>
+    public virtual KernelFactors? FactoredKernel(nn.Module module, Tensor a, Tensor delta, Func<Tensor?, bool> adapted) => null;
+
     /// <summary>An upper bound of each input's squared gradient norm over the layer's adapted parameters, [B] in float64.</summary>
     public virtual Tensor SquaredNormBound(nn.Module module, Tensor a, Tensor delta, Func<Tensor?, bool> adapted)
     {
@@ -44,3 +52,9 @@ internal abstract class LayerRule
         return total;
     }
 }
+
+/// <summary>
+/// A layer's kernel part as factors: k(x_n, x_m) = (Signals_n · Signals_m)(Inputs_n · Inputs_m + (Bias ? 1 : 0)), Inputs null
+/// when the weight is not adapted.
+/// </summary>
+internal sealed record KernelFactors(Tensor? Inputs, Tensor Signals, bool Bias);

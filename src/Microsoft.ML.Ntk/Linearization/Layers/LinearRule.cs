@@ -43,6 +43,15 @@ internal sealed class LinearRule : LayerRule
             yield return (layer.bias!, d.sum(1));
     }
 
+    /// <summary>On vectors (a [B, in]): the inputs and the signals themselves. Sequences have none (their gradients sum over positions).</summary>
+    public override KernelFactors? FactoredKernel(nn.Module module, Tensor a, Tensor delta, Func<Tensor?, bool> adapted)
+    {
+        var layer = (TorchSharp.Modules.Linear)module;
+        if (a.dim() != 2) return null;
+        bool weight = adapted(layer.weight), bias = adapted(layer.bias);
+        return weight || bias ? new KernelFactors(weight ? a : null, delta, bias) : null;
+    }
+
     /// <summary>Exact on vectors; on sequences the Cauchy–Schwarz bound (Σ_s |δ_s| |a_s|)² of |Σ_s δ_s a_sᵀ|².</summary>
     public override Tensor SquaredNormBound(nn.Module module, Tensor a, Tensor delta, Func<Tensor?, bool> adapted)
     {
