@@ -191,6 +191,7 @@ public sealed class PretrainedNetwork
     private static nn.Module LoadTorchScript(string path, string? what = null)
     {
         TorchScriptArchive.Check(path, what ?? $"'{path}'");
+        TorchScriptProbe.Check(path, what ?? $"'{path}'");
         try
         {
             return jit.load<Tensor, Tensor>(path);
