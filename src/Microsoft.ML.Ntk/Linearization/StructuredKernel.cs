@@ -49,7 +49,7 @@ internal static class StructuredKernel
         Tensor? diagonal = null;
         foreach (var (a, d, weight, bias) in BatchedFeatures(head, parameters, x, batchSize))
         {
-            Tensor inputs = (weight ? a.Squared().sum(1) : zeros(a.shape[0], dtype: a.dtype, device: a.device)) + (bias ? 1.0 : 0.0);
+            Tensor inputs = (weight ? a.Squared().sum(1) : zeros(a.shape[0], dtype: a.dtype, device: a.device)).PlusConstant(bias ? 1.0 : 0.0);
             Tensor term = d.Squared().sum(2) * inputs.unsqueeze(1);
             diagonal = diagonal is null ? term : diagonal.Accumulate(term);
         }

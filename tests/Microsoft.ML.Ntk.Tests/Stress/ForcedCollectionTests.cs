@@ -35,15 +35,11 @@ public class ForcedCollectionTests
         }).ToArray())));
         var expected = cases.Select(c => c.Run().data<double>().ToArray()).ToArray();
 
-        using var stop = new CancellationTokenSource();
-        var collector = new Thread(() => { while (!stop.IsCancellationRequested) { GC.Collect(); GC.WaitForPendingFinalizers(); Thread.Sleep(2); } })
-        { IsBackground = true };
-        collector.Start();
         var failures = new List<string>();
         long afterFirstRound = 0;
-        try
+        using (new ForcedCollector())
         {
-            for (int r = 0; r < Repeats; r++, afterFirstRound = afterFirstRound == 0 ? ResidentBytes() : afterFirstRound)
+            for (int r = 0; r < Repeats; r++, afterFirstRound = afterFirstRound == 0 ? ForcedCollector.ResidentBytes() : afterFirstRound)
                 for (int i = 0; i < cases.Count; i++)
                 {
                     try
@@ -57,14 +53,9 @@ public class ForcedCollectionTests
                     }
                 }
         }
-        finally
-        {
-            stop.Cancel();
-            collector.Join();
-        }
         Assert.True(failures.Count == 0, $"{failures.Count} of {Repeats * cases.Count} runs failed: " + string.Join("; ", failures.Take(5)));
         // Flat memory: what the first round left resident may grow by glibc's fragmentation, not by every round's tensors.
-        long growth = ResidentBytes() - afterFirstRound;
+        long growth = ForcedCollector.ResidentBytes() - afterFirstRound;
         Console.WriteLine($"forced collections: {Repeats * cases.Count} runs, resident memory {afterFirstRound >> 20} MiB after the first round, grew by {growth >> 20} MiB");
         Assert.True(growth < MaxResidentGrowth, $"resident memory grew by {growth >> 20} MiB over {Repeats - 1} rounds");
     }
@@ -72,14 +63,6 @@ public class ForcedCollectionTests
     /// <summary>The most resident memory may grow after the first round: 200 MiB (a round's tensors are a few MiB; a leak of every
     /// round's tensors would pass it within a few dozen rounds of the soak).</summary>
     private const long MaxResidentGrowth = 200L << 20;
-
-    /// <summary>The process's resident set (VmRSS), or 0 where /proc is not there.</summary>
-    private static long ResidentBytes()
-    {
-        if (!File.Exists("/proc/self/status")) return 0;
-        string? line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
-        return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
-    }
 
     /// <summary>The innermost frames of ours (and TorchSharp's just below them) where the exception was thrown.</summary>
     private static string Where(Exception ex)
