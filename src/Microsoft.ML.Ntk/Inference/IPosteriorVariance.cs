@@ -14,6 +14,12 @@ internal interface IPosteriorVariance
 
     /// <summary>Bytes of state the variance keeps.</summary>
     long Bytes { get; }
+
+    /// <summary>The byte that names this form in a saved posterior (<see cref="PosteriorSerializer"/> reads it back by a table).</summary>
+    byte SavedKind { get; }
+
+    /// <summary>Writes what rebuilds this variance (its kind byte is written before it).</summary>
+    void Write(BinaryWriter writer);
 }
 
 /// <summary>
@@ -98,6 +104,29 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
     public long Bytes => Root.Bytes + Training.HeadInputs.numel() * Training.HeadInputs.ElementSize +
                          (projected.IsValueCreated && projected.Value is { } w ? w.numel() * sizeof(double) : 0);
 
+    public const byte Kind = 1;
+
+    public byte SavedKind => Kind;
+
+    public void Write(BinaryWriter writer)
+    {
+        writer.Write(independentOutputs);
+        TensorSerialization.Write(writer, Training.HeadInputs);
+        writer.Write(Root.LeftFactor is not null);
+        if (Root.LeftFactor is not null) TensorSerialization.Write(writer, Root.LeftFactor);
+        TensorSerialization.Write(writer, Root.LowerCholesky);
+    }
+
+    public static IPosteriorVariance Read(BinaryReader reader, LinearizedNetwork network, double priorVariance, double noiseVariance)
+    {
+        bool independent = reader.ReadBoolean();
+        Tensor inputs = TensorSerialization.ReadFinite(reader, "training inputs");
+        Tensor? left = reader.ReadBoolean() ? TensorSerialization.ReadFinite(reader, "variance factor") : null;
+        Tensor lower = TensorSerialization.ReadTriangular(reader, "Cholesky factor");
+        var root = left is null ? KernelInverseRoot.FromCholesky(lower) : KernelInverseRoot.FromLaplace(left, lower);
+        return new KernelSpaceVariance(network, network.AdoptPrepared(inputs), root, priorVariance, independent);
+    }
+
     /// <summary>W = Rᵀ J(X), outside every dispose scope (it lives as long as this posterior), or null when not used.</summary>
     private Tensor? Project()
     {
@@ -125,8 +154,6 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
 internal sealed class WeightSpaceVariance(LinearizedNetwork network, Tensor basis, Tensor lowerCholesky, double priorVariance, double noiseVariance)
     : IPosteriorVariance
 {
-    public Tensor Basis => basis;
-    public Tensor LowerCholesky => lowerCholesky;
 
     public Tensor Latent(TestInputs inputs)
     {
@@ -174,4 +201,21 @@ internal sealed class WeightSpaceVariance(LinearizedNetwork network, Tensor basi
     }
 
     public long Bytes => basis.numel() * basis.ElementSize + lowerCholesky.numel() * sizeof(double);
+
+    public const byte Kind = 2;
+
+    public byte SavedKind => Kind;
+
+    public void Write(BinaryWriter writer)
+    {
+        TensorSerialization.Write(writer, basis);
+        TensorSerialization.Write(writer, lowerCholesky);
+    }
+
+    public static IPosteriorVariance Read(BinaryReader reader, LinearizedNetwork network, double priorVariance, double noiseVariance)
+    {
+        Tensor basis = TensorSerialization.ReadFinite(reader, "Lanczos basis").to(network.Parameters.DType);
+        Tensor lower = TensorSerialization.ReadTriangular(reader, "Cholesky factor");
+        return new WeightSpaceVariance(network, basis, lower, priorVariance, noiseVariance);
+    }
 }

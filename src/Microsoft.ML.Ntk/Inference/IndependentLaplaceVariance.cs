@@ -66,6 +66,31 @@ internal sealed class IndependentLaplaceVariance : IPosteriorVariance
                          Training.HeadInputs.numel() * Training.HeadInputs.ElementSize +
                          (trainingRows.IsValueCreated && trainingRows.Value is { } rows ? rows.numel() * sizeof(double) : 0);
 
+    public const byte Kind = 3;
+
+    public byte SavedKind => Kind;
+
+    public void Write(BinaryWriter writer)
+    {
+        TensorSerialization.Write(writer, Training.HeadInputs);
+        TensorSerialization.Write(writer, Lower);
+        TensorSerialization.Write(writer, RootD);
+        TensorSerialization.Write(writer, Coupling);
+    }
+
+    public static IPosteriorVariance Read(BinaryReader reader, LinearizedNetwork network, double priorVariance, double noiseVariance)
+    {
+        Tensor inputs = TensorSerialization.ReadFinite(reader, "training inputs");
+        Tensor lower = TensorSerialization.ReadTriangular(reader, "class Cholesky factors", dims: 3);
+        Tensor rootD = TensorSerialization.ReadFinite(reader, "probability roots");
+        Tensor coupling = TensorSerialization.ReadTriangular(reader, "coupling Cholesky factor");
+        long n = inputs.shape[0];
+        if (lower.shape[1] != n || rootD.dim() != 2 || rootD.shape[0] != lower.shape[0] || rootD.shape[1] != n || coupling.shape[0] != n)
+            throw new InvalidDataException($"The saved posterior is damaged: factors of shapes [{string.Join(", ", lower.shape)}], " +
+                                           $"[{string.Join(", ", rootD.shape)}] and [{string.Join(", ", coupling.shape)}] do not match {n} training inputs.");
+        return new IndependentLaplaceVariance(network, network.AdoptPrepared(inputs), lower, rootD, coupling, priorVariance);
+    }
+
     /// <summary>k_c = k0_c(X, x*) for each class, [C, N, B], and the prior diagonal k0_c(x*, x*), [B, C].</summary>
     private (Tensor Cross, Tensor Prior) CrossByClass(TestInputs inputs)
     {

@@ -63,32 +63,18 @@ internal static class PosteriorSerializer
 
     private static void WriteVariance(BinaryWriter writer, IPosteriorVariance variance)
     {
-        switch (variance)
-        {
-            case KernelSpaceVariance kernel:
-                writer.Write((byte)1);
-                writer.Write(kernel.IndependentOutputs);
-                TensorSerialization.Write(writer, kernel.Training.HeadInputs);
-                writer.Write(kernel.Root.LeftFactor is not null);
-                if (kernel.Root.LeftFactor is not null) TensorSerialization.Write(writer, kernel.Root.LeftFactor);
-                TensorSerialization.Write(writer, kernel.Root.LowerCholesky);
-                break;
-            case IndependentLaplaceVariance independent:
-                writer.Write((byte)3);
-                TensorSerialization.Write(writer, independent.Training.HeadInputs);
-                TensorSerialization.Write(writer, independent.Lower);
-                TensorSerialization.Write(writer, independent.RootD);
-                TensorSerialization.Write(writer, independent.Coupling);
-                break;
-            case WeightSpaceVariance weight:
-                writer.Write((byte)2);
-                TensorSerialization.Write(writer, weight.Basis);
-                TensorSerialization.Write(writer, weight.LowerCholesky);
-                break;
-            default:
-                throw new NotSupportedException($"Cannot save a variance of type {variance.GetType().Name}.");
-        }
+        if (!Readers.ContainsKey(variance.SavedKind)) throw new NotSupportedException($"Cannot save a variance of type {variance.GetType().Name}.");
+        writer.Write(variance.SavedKind);
+        variance.Write(writer);
     }
+
+    /// <summary>Each saved variance form's reader, by its kind byte: a new form is its class (Kind, Write, Read) and a line here.</summary>
+    private static readonly Dictionary<byte, Func<BinaryReader, LinearizedNetwork, double, double, IPosteriorVariance>> Readers = new()
+    {
+        [KernelSpaceVariance.Kind] = KernelSpaceVariance.Read,
+        [WeightSpaceVariance.Kind] = WeightSpaceVariance.Read,
+        [IndependentLaplaceVariance.Kind] = IndependentLaplaceVariance.Read,
+    };
 
     private sealed record State(PriorMean Mean, double[] Constant, double PriorVariance, double NoiseVariance, Tensor Shift,
                                 IPosteriorVariance Variance, ClassificationSettings? Classification, FitReport Report);
@@ -117,7 +103,7 @@ internal static class PosteriorSerializer
             if (!(prior > 0 && double.IsFinite(prior))) throw new InvalidDataException($"The saved posterior is damaged: its prior variance is {prior}.");
             if (!(noise >= 0 && double.IsFinite(noise))) throw new InvalidDataException($"The saved posterior is damaged: its noise variance is {noise}.");
             if (constant.Any(c => !double.IsFinite(c))) throw new InvalidDataException("The saved posterior is damaged: its constant mean is not finite.");
-            Tensor shift = Finite(TensorSerialization.Read(reader, "parameter shift"), "parameter shift");
+            Tensor shift = TensorSerialization.ReadFinite(reader, "parameter shift");
             if (shift.shape[^1] != parameters) throw new InvalidDataException($"The saved parameter shift has {shift.shape[^1]} columns, not {parameters}.");
             var variance = ReadVariance(reader, network, prior, noise);
             ClassificationSettings? classification = expectedKind == 2
@@ -135,52 +121,10 @@ internal static class PosteriorSerializer
         }
     }
 
-    private static Tensor Finite(Tensor t, string what) =>
-        t.isfinite().all().item<bool>() ? t : throw new InvalidDataException($"The saved posterior is damaged: its {what} hold NaN or infinite values.");
-
-    /// <summary>A Cholesky factor (or a batch of them, dims = 3) must be square, finite, lower triangular with a positive diagonal.</summary>
-    private static Tensor Triangular(Tensor lower, int dims = 2)
-    {
-        if (lower.dim() != dims || lower.shape[^1] != lower.shape[^2])
-            throw new InvalidDataException($"The saved posterior is damaged: its Cholesky factor has shape [{string.Join(", ", lower.shape)}].");
-        Finite(lower, "Cholesky factor");
-        if (!lower.diagonal(0, -2, -1).Above(0).all().item<bool>() || lower.triu(1).abs().max().item<double>() != 0)
-            throw new InvalidDataException("The saved posterior is damaged: its Cholesky factor is not lower triangular with a positive diagonal.");
-        return lower;
-    }
-
-    private static IndependentLaplaceVariance ReadIndependent(BinaryReader reader, LinearizedNetwork network, double prior)
-    {
-        Tensor inputs = Finite(TensorSerialization.Read(reader, "training inputs"), "training inputs");
-        Tensor lower = Triangular(TensorSerialization.Read(reader, "class Cholesky factors"), dims: 3);
-        Tensor rootD = Finite(TensorSerialization.Read(reader, "probability roots"), "probability roots");
-        Tensor coupling = Triangular(TensorSerialization.Read(reader, "coupling Cholesky factor"));
-        long n = inputs.shape[0];
-        if (lower.shape[1] != n || rootD.dim() != 2 || rootD.shape[0] != lower.shape[0] || rootD.shape[1] != n || coupling.shape[0] != n)
-            throw new InvalidDataException($"The saved posterior is damaged: factors of shapes [{string.Join(", ", lower.shape)}], " +
-                                           $"[{string.Join(", ", rootD.shape)}] and [{string.Join(", ", coupling.shape)}] do not match {n} training inputs.");
-        return new IndependentLaplaceVariance(network, network.AdoptPrepared(inputs), lower, rootD, coupling, prior);
-    }
-
     private static IPosteriorVariance ReadVariance(BinaryReader reader, LinearizedNetwork network, double prior, double noise)
     {
         byte kind = reader.ReadByte();
-        if (kind == 1)
-        {
-            bool independent = reader.ReadBoolean();
-            Tensor inputs = Finite(TensorSerialization.Read(reader, "training inputs"), "training inputs");
-            Tensor? left = reader.ReadBoolean() ? Finite(TensorSerialization.Read(reader, "variance factor"), "variance factor") : null;
-            Tensor lower = Triangular(TensorSerialization.Read(reader, "Cholesky factor"));
-            var root = left is null ? KernelInverseRoot.FromCholesky(lower) : KernelInverseRoot.FromLaplace(left, lower);
-            return new KernelSpaceVariance(network, network.AdoptPrepared(inputs), root, prior, independent);
-        }
-        if (kind == 3) return ReadIndependent(reader, network, prior);
-        if (kind == 2)
-        {
-            Tensor basis = Finite(TensorSerialization.Read(reader, "Lanczos basis"), "Lanczos basis").to(network.Parameters.DType);
-            Tensor lower = Triangular(TensorSerialization.Read(reader, "Cholesky factor"));
-            return new WeightSpaceVariance(network, basis, lower, prior, noise);
-        }
-        throw new InvalidDataException($"The saved variance has an unknown kind ({kind}).");
+        return Readers.TryGetValue(kind, out var read) ? read(reader, network, prior, noise)
+                                                       : throw new InvalidDataException($"The saved variance has an unknown kind ({kind}).");
     }
 }

@@ -22,6 +22,25 @@ internal static class TensorSerialization
         else writer.Write(MemoryMarshal.AsBytes<double>(t.data<double>().ToArray()));
     }
 
+    /// <summary>A saved posterior's tensor that must hold finite values only.</summary>
+    public static Tensor ReadFinite(BinaryReader reader, string what)
+    {
+        Tensor t = Read(reader, what);
+        return t.isfinite().all().item<bool>() ? t : throw new InvalidDataException($"The saved posterior is damaged: its {what} hold NaN or infinite values.");
+    }
+
+    /// <summary>A Cholesky factor (or a batch of them, dims = 3): square, finite, lower triangular with a positive diagonal.</summary>
+    public static Tensor ReadTriangular(BinaryReader reader, string what, int dims = 2)
+    {
+        Tensor lower = Read(reader, what);
+        if (lower.dim() != dims || lower.shape[^1] != lower.shape[^2])
+            throw new InvalidDataException($"The saved posterior is damaged: its {what} has shape [{string.Join(", ", lower.shape)}].");
+        if (!lower.isfinite().all().item<bool>()) throw new InvalidDataException($"The saved posterior is damaged: its {what} hold NaN or infinite values.");
+        if (!lower.diagonal(0, -2, -1).Above(0).all().item<bool>() || lower.triu(1).abs().max().item<double>() != 0)
+            throw new InvalidDataException($"The saved posterior is damaged: its {what} is not lower triangular with a positive diagonal.");
+        return lower;
+    }
+
     public static Tensor Read(BinaryReader reader, string what)
     {
         byte kind = reader.ReadByte();
