@@ -18,12 +18,15 @@ public static class Training
     /// Trains with softmax cross-entropy on inputs [N, ...] and class indices [N] (Int64). <paramref name="trainingMode"/> false
     /// keeps batch norm on its running statistics (fine-tuning on a handful of images).
     /// </summary>
+    /// <paramref name="afterStep"/>, when given, is called with the step count after each step (for held-out checkpoints).
     public static void Classification(nn.Module<Tensor, Tensor> module, Tensor inputs, Tensor classes, int steps, double learningRate,
-                                      string? onlyPrefix = null, int batchSize = 0, int seed = 0, bool trainingMode = true) =>
-        Run(module, inputs, classes, (output, y) => nn.functional.cross_entropy(output, y), steps, learningRate, onlyPrefix, batchSize, seed, trainingMode);
+                                      string? onlyPrefix = null, int batchSize = 0, int seed = 0, bool trainingMode = true,
+                                      Action<int>? afterStep = null) =>
+        Run(module, inputs, classes, (output, y) => nn.functional.cross_entropy(output, y), steps, learningRate, onlyPrefix, batchSize, seed, trainingMode,
+            afterStep);
 
     private static void Run(nn.Module<Tensor, Tensor> module, Tensor inputs, Tensor targets, Func<Tensor, Tensor, Tensor> loss, int steps,
-                            double learningRate, string? onlyPrefix, int batchSize, int seed, bool trainingMode = true)
+                            double learningRate, string? onlyPrefix, int batchSize, int seed, bool trainingMode = true, Action<int>? afterStep = null)
     {
         // onlyPrefix: one name prefix, or several separated by commas ("4.,5.,10."); null trains every parameter.
         string[]? prefixes = onlyPrefix?.Split(',');
@@ -46,6 +49,11 @@ public static class Training
             optimizer.zero_grad();
             loss(module.call(x), y).backward();
             optimizer.step();
+            if (afterStep is not null)
+            {
+                afterStep(step + 1);
+                module.train(trainingMode);
+            }
         }
         module.eval();
         foreach (var parameter in module.parameters()) parameter.requires_grad = true;
