@@ -89,7 +89,7 @@ foreach (var shift in Shifts.All)
     body.Append("Fine-tuning's choices (learning rate / steps, one per draw): " + string.Join("; ", run.Choices.GroupBy(c => (c.OnlyPrefix, c.K))
         .OrderBy(g => g.Key.OnlyPrefix ?? "").ThenBy(g => g.Key.K)
         .Select(g => $"{(g.Key.OnlyPrefix is null ? "all weights" : g.Key.OnlyPrefix == "10." ? "last layer" : "last block")} at {g.Key.K}: " +
-                     string.Join(", ", g.Select(c => $"{c.Rate:G1}/{c.Steps}"))) ) + ".\n\n");
+                     string.Join(", ", g.Select(c => $"{c.Rate:G1}/{c.Steps}")))) + ".\n\n");
 }
 Plots.Save(Results.PathOf("fashion-reliability.png"), new[] { Plots.Reliability("10 labels per class, first draw: reliability on the target test set", reliability) },
            columns: 1, 620, 460);
