@@ -56,7 +56,7 @@ internal static class IndependentLaplace
             iteration++;
             using (var step = NewDisposeScope())
             {
-                var next = problem.Step(state);
+                var next = problem.StepByConjugateGradients(state, settings);
                 if (next is null) stagnated = true;
                 else
                 {
@@ -86,6 +86,8 @@ internal static class IndependentLaplace
         public long N => m.shape[0];
         public long C => m.shape[1];
         public Tensor M => m;
+
+        private bool conjugateGradientsFailed;
 
         /// <summary>K v for v [N, C]: column c through block c.</summary>
         private Tensor Kernel(Tensor v) => blocks.matmul(v.t().unsqueeze(2)).squeeze(2).t();
@@ -119,18 +121,52 @@ internal static class IndependentLaplace
             return new Factors(lower, rootD, e, coupling.Lower, logDet, coupling.Jitter);
         }
 
-        /// <summary>One Newton step with a backtracking line search on Ψ; null when no step decreases it.</summary>
-        public State? Step(State state)
+        /// <summary>b = W (f − m) + y − p, the right-hand side of the Newton update a ← (I + W K)⁻¹ b, and p.</summary>
+        private (Tensor B, Tensor P) NewtonTarget(State state)
         {
-            var f = Factor(state);
             Tensor p = state.Latent.softmax(1);
             Tensor d = state.Latent - m;
             Tensor wd = (p * d) - p * (p * d).sum(1, keepdim: true);                      // Λ (f − m), per input
-            Tensor b = wd.Plus(y) - p;                                                     // [N, C]
+            return (wd.Plus(y) - p, p);                                                    // [N, C]
+        }
+
+        /// <summary>
+        /// The Newton step by conjugate gradients: a ← b − W^½ A⁻¹ W^½ s² K b with A = I + W^½ s² K W^½
+        /// (<see cref="CurvatureKernelOperator"/>), no factorization. When the solve does not reach its tolerance within
+        /// <see cref="InferenceSettings.NewtonConjugateGradientSteps"/> (s² K W large), the step by factors is taken instead.
+        /// </summary>
+        public State? StepByConjugateGradients(State state, SolverSettings settings)
+        {
+            if (conjugateGradientsFailed) return Step(state);                        // s² K W too large: factors for the rest of the solve
+            var (b, p) = NewtonTarget(state);
+            Tensor root = CurvatureKernelOperator.CurvatureRoots(p);
+            Tensor rhs = CurvatureKernelOperator.ApplyRoot(root, Kernel(b).Times(s2)).reshape(-1, 1);
+            var inner = new SolverSettings(InferenceSettings.NewtonConjugateGradientTolerance, InferenceSettings.NewtonConjugateGradientSteps,
+                                           settings.Cancellation);
+            var solve = ConjugateGradients.Solve(new CurvatureKernelOperator(blocks, root, s2), rhs, preconditioner: null, inner);
+            if (!solve.Converged)
+            {
+                conjugateGradientsFailed = true;
+                return Step(state);
+            }
+            Tensor next = b - CurvatureKernelOperator.ApplyRoot(root, solve.Solution.reshape(N, C));
+            return LineSearch(state, next, p);
+        }
+
+        /// <summary>One Newton step by the factors of RW Algorithm 3.3, with a backtracking line search on Ψ; null when no step decreases it.</summary>
+        public State? Step(State state)
+        {
+            var f = Factor(state);
+            var (b, p) = NewtonTarget(state);
             Tensor c = f.E.matmul(Kernel(b).Times(s2).t().unsqueeze(2)).squeeze(2);      // E_c (s² K_c b_c): [C, N]
             Tensor z = cholesky_solve(c.sum(dim: 0).unsqueeze(1), f.M);                        // (M Mᵀ)⁻¹ Rᵀ c: [N, 1]
             Tensor back = f.E.matmul(z.unsqueeze(0)).squeeze(2);                           // E_c z: [C, N]
-            Tensor next = (b - c.t()).Plus(back.t());
+            return LineSearch(state, (b - c.t()).Plus(back.t()), p);
+        }
+
+        /// <summary>A backtracking line search on Ψ from the state towards the Newton target; null when no step decreases Ψ.</summary>
+        private State? LineSearch(State state, Tensor next, Tensor p)
+        {
             Tensor direction = next - state.Weights;
             Tensor r = (state.Weights - y).Plus(p);
             double slope = s2 * (direction * Kernel(r)).sum().item<double>();

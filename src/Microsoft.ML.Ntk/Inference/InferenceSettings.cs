@@ -36,6 +36,19 @@ internal static class InferenceSettings
     /// <summary>The smallest relative gradient asked for: float64 products of K0 leave about 1e-13 of it as noise.</summary>
     public const double RoundingFloor = 1e-12;
 
+    /// <summary>
+    /// The relative residual to which conjugate gradients solve a Newton step of the softmax mode with independent outputs
+    /// (<see cref="CurvatureKernelOperator"/>): 1e-10, far below the step's own error (Newton's method converges
+    /// quadratically, and the line search and the gradient test judge every step on the true objective).
+    /// </summary>
+    public const double NewtonConjugateGradientTolerance = 1e-10;
+
+    /// <summary>
+    /// The most conjugate-gradient steps of one Newton step before the step by factors is taken instead: 100 products with
+    /// the C blocks cost about a fifth of the C factorizations and inverses they replace.
+    /// </summary>
+    public const int NewtonConjugateGradientSteps = 100;
+
     /// <summary>Newton iterations in a row without a 10 % smaller gradient after which the solve counts as stagnated.</summary>
     public const int StagnantIterations = 3;
 
