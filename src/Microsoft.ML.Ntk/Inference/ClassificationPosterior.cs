@@ -95,7 +95,7 @@ internal sealed class ClassificationPosterior
     /// <summary>The Monte Carlo predictive's standard normal draws, [samples, width], from the seed alone.</summary>
     private Tensor Draws(long width, Device device)
     {
-        var generator = new TorchSharp.torch.Generator((ulong)(Settings.Seed * 1_000_003L));
+        using var generator = new TorchSharp.torch.Generator((ulong)(Settings.Seed * 1_000_003L));
         return randn(new long[] { Settings.MonteCarloSamples, width }, generator: generator, dtype: ScalarType.Float64).to(device);
     }
 

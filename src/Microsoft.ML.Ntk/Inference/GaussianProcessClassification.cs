@@ -67,7 +67,7 @@ internal static class GaussianProcessClassification
             evaluations = search.Evaluations;
             if (search.AtEdge)
                 warnings.Add($"The Laplace evidence is largest at the edge of the searched range (s² = {priorVariance:G3}): the labels " +
-                             "add little beyond the prior mean, or need a prior variance outside e^±{InferenceSettings.EvidenceSearchHalfWidth:F0} of 1/mean k0(x, x).");
+                             $"add little beyond the prior mean, or need a prior variance outside e^±{InferenceSettings.EvidenceSearchHalfWidth:F0} of 1/mean k0(x, x).");
         }
         var final = modes.Final(priorVariance);
         if (!final.Converged)

@@ -166,7 +166,7 @@ internal sealed class LinearizedNetwork
             long n = x.Count, c = full.shape[0] / n;
             return scope.MoveToOuter(full.reshape(n, c, n, c).diagonal(0, 1, 3).permute(2, 0, 1).contiguous());
         }
-        if (HasKnownLayers) return scope.MoveToOuter(LayerKernel.Blocks(head, x, (int)OutputCount(x), BatchSize));
+        if (HasKnownLayers && LayerKernel.Blocks(head, x, (int)OutputCount(x), BatchSize) is { } layered) return scope.MoveToOuter(layered);
         Tensor rows = JacobianByOutput(x);
         return scope.MoveToOuter(rows.bmm(rows.transpose(1, 2)));
     }
@@ -206,7 +206,8 @@ internal sealed class LinearizedNetwork
     public Tensor GenericKernel(PreparedInputs x1, PreparedInputs x2)
     {
         using var scope = NewDisposeScope();
-        if (ReferenceEquals(x1, x2) && HasKnownLayers) return scope.MoveToOuter(LayerKernel.Full(head, x1, (int)OutputCount(x1), BatchSize));
+        if (ReferenceEquals(x1, x2) && HasKnownLayers && LayerKernel.Full(head, x1, (int)OutputCount(x1), BatchSize) is { } layered)
+            return scope.MoveToOuter(layered);
         if (ReferenceEquals(x1, x2))
         {
             ExplicitKernel.CheckSize(x1.Count * OutputCount(x1), Parameters.Count);

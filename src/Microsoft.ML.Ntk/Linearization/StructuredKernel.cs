@@ -10,7 +10,7 @@ namespace Microsoft.ML.Ntk.Linearization;
 /// The kernel of a fully connected head without building J: a Linear layer with inputs A and back-propagated
 /// signals Δ (the derivative of each output with respect to the layer's outputs) adds (Δ1 Δ2ᵀ) ∘ (A1 A2ᵀ) for
 /// its weight and Δ1 Δ2ᵀ for its bias. Applies when every adapted parameter is a Linear layer's, and everything
-/// from the first adapted layer to the output is Linear layers, element-wise activations, Dropout or Identity.
+/// from the first adapted layer to the output is Linear layers, element-wise activations, Dropout or Identity, none used twice.
 /// </summary>
 internal static class StructuredKernel
 {
@@ -20,6 +20,9 @@ internal static class StructuredKernel
         if (inputRank != 2) return false;
         var layers = Layers(head);
         if (layers is null) return false;
+        // A layer used twice (weight tying) has cross terms between its uses that the per-layer sum does not have.
+        var linears = layers.OfType<Linear>().ToList();
+        if (linears.Distinct().Count() != linears.Count) return false;
         var owned = layers.OfType<Linear>().SelectMany(l => new Tensor?[] { l.weight, l.bias }).Where(t => t is not null)
                           .Select(t => t!.Handle).ToHashSet();
         return parameters.Tensors.All(t => owned.Contains(t.Handle));

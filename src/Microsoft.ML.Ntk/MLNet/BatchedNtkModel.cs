@@ -9,12 +9,12 @@ namespace Microsoft.ML.Ntk.MLNet;
 internal sealed class BatchedNtkModel : ITransformer
 {
     private readonly ITransformer model;
-    private readonly string state;
+    private readonly ReadOnlyMemory<char> state;
 
-    /// <summary>The model state (base64 text) inside the model.</summary>
-    public string State => state;
+    /// <summary>The model state (base64 text) inside the model, as its state lookup hands it to rows.</summary>
+    public ReadOnlyMemory<char> State => state;
 
-    public BatchedNtkModel(ITransformer model, string state)
+    public BatchedNtkModel(ITransformer model, ReadOnlyMemory<char> state)
     {
         this.model = model;
         this.state = state;

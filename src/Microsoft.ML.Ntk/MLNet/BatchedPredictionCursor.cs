@@ -41,7 +41,11 @@ internal sealed class BatchedPredictionCursor : DataViewRowCursor
 
     public override bool MoveNext()
     {
-        if (!inputCursor.MoveNext()) return false;
+        if (!inputCursor.MoveNext())
+        {
+            inBatch = batchIds.Count;                                                   // off the rows: getters refuse
+            return false;
+        }
         position++;
         if (featureCursor is null) return true;
         if (++inBatch >= batchIds.Count) ReadBatch();
@@ -87,18 +91,20 @@ internal sealed class BatchedPredictionCursor : DataViewRowCursor
     private Delegate OutputGetter(DataViewSchema.Column column)
     {
         int k = column.Index - view.InputColumns;
+        int Row() => inBatch >= 0 && inBatch < batchIds.Count ? inBatch
+            : throw new InvalidOperationException($"'{column.Name}' was read with the cursor not on a row (before MoveNext, or after the last row).");
         return column.Type switch
         {
             VectorDataViewType => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> value) =>
             {
-                float[] row = ((float[][])batch[k])[inBatch];
+                float[] row = ((float[][])batch[k])[Row()];
                 var editor = VBufferEditor.Create(ref value, row.Length);
                 row.CopyTo(editor.Values);
                 value = editor.Commit();
             }),
-            KeyDataViewType => (ValueGetter<uint>)((ref uint value) => value = ((uint[])batch[k])[inBatch]),
-            BooleanDataViewType => (ValueGetter<bool>)((ref bool value) => value = ((bool[])batch[k])[inBatch]),
-            _ => (ValueGetter<float>)((ref float value) => value = ((float[])batch[k])[inBatch]),
+            KeyDataViewType => (ValueGetter<uint>)((ref uint value) => value = ((uint[])batch[k])[Row()]),
+            BooleanDataViewType => (ValueGetter<bool>)((ref bool value) => value = ((bool[])batch[k])[Row()]),
+            _ => (ValueGetter<float>)((ref float value) => value = ((float[])batch[k])[Row()]),
         };
     }
 

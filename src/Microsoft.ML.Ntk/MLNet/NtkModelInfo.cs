@@ -50,36 +50,53 @@ public static class NtkModel
         ArgumentNullException.ThrowIfNull(model);
         if (model is NtkTransformer or BatchedNtkModel || model is not IEnumerable<ITransformer> chain) return model;
         var parts = chain.ToList();
-        if (StartsNtkModel(parts)) return new BatchedNtkModel(model, FindState(model)!);
+        if (IsNtkModel(parts)) return new BatchedNtkModel(model, FindStateMemory(model)!.Value);
         var batched = parts.Select(WithBatchedTransform).ToArray();
         return batched.SequenceEqual(parts) ? model : new TransformerChain<ITransformer>(batched);
     }
 
-    /// <summary>An Ntk model's transforms begin with its key mapping (for multiclass, inside its first part).</summary>
-    private static bool StartsNtkModel(List<ITransformer> parts) =>
-        parts.Count > 1 && (parts[0] is CustomMappingTransformer<NoColumns, ModelKeyRow> ||
-                            parts[0] is IEnumerable<ITransformer> first && StartsNtkModel(first.ToList()));
+    /// <summary>
+    /// Whether these are an Ntk model's own transforms (saved and loaded, they nest as [[key, state, features], predict, …]):
+    /// its key mapping comes first, and a prediction mapping is one of its parts (regression, binary) or ends its first part
+    /// (multiclass). A user's pipeline that holds an Ntk model is neither, and is searched part by part.
+    /// </summary>
+    private static bool IsNtkModel(List<ITransformer> parts) =>
+        parts.Count > 1 && FirstLeaf(parts[0]) is CustomMappingTransformer<NoColumns, ModelKeyRow> &&
+        (parts.Any(IsPredictionMapping) || parts[0] is IEnumerable<ITransformer> first && first.LastOrDefault() is { } last && IsPredictionMapping(last));
 
-    private static string? FindState(ITransformer model)
+    private static ITransformer FirstLeaf(ITransformer transformer) =>
+        transformer is IEnumerable<ITransformer> chain && chain.FirstOrDefault() is { } first ? FirstLeaf(first) : transformer;
+
+    private static bool IsPredictionMapping(ITransformer transformer) =>
+        transformer.GetType() is { IsGenericType: true } type && type.GetGenericTypeDefinition() == typeof(CustomMappingTransformer<,>) &&
+        type.GetGenericArguments()[0] == typeof(PredictionInput);
+
+    private static string? FindState(ITransformer model) => FindStateMemory(model)?.ToString();
+
+    /// <summary>
+    /// The state text of the first Ntk model inside <paramref name="model"/>. For a loaded model it is the memory the model's
+    /// own state lookup hands to its rows, so that the predictor decoded from it is the one its PredictionEngines use.
+    /// </summary>
+    private static ReadOnlyMemory<char>? FindStateMemory(ITransformer model)
     {
-        if (model is NtkTransformer fitted) return fitted.State;
+        if (model is NtkTransformer fitted) return fitted.State.AsMemory();
         if (model is BatchedNtkModel batched) return batched.State;
         if (model is not IEnumerable<ITransformer> chain) return null;
         var parts = chain.ToList();
         for (int i = 0; i < parts.Count; i++)
         {
             if (parts[i] is CustomMappingTransformer<NoColumns, ModelKeyRow> && i + 1 < parts.Count) return StateAfter(parts[i], parts[i + 1]);
-            if (FindState(parts[i]) is { } nested) return nested;
+            if (FindStateMemory(parts[i]) is { } nested) return nested;
         }
         return null;
     }
 
     /// <summary>The state column the model's key mapping and state lookup give on one row of no columns.</summary>
-    private static string StateAfter(ITransformer key, ITransformer lookup)
+    private static ReadOnlyMemory<char> StateAfter(ITransformer key, ITransformer lookup)
     {
         var ml = new MLContext();
         ml.ComponentCatalog.RegisterAssembly(typeof(NtkModel).Assembly);
         IDataView one = ml.Data.LoadFromEnumerable(new[] { new ClassNameRow() });
-        return lookup.Transform(key.Transform(one)).GetColumn<string>(NtkColumns.State).First();
+        return lookup.Transform(key.Transform(one)).GetColumn<ReadOnlyMemory<char>>(NtkColumns.State).First();
     }
 }

@@ -42,7 +42,7 @@ public abstract class NtkTransformer : ITransformer
     public IDataView Transform(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        return BatchedPredictionView.Transform(model, State, input);
+        return BatchedPredictionView.Transform(model, State.AsMemory(), input);
     }
 
     void ICanSaveModel.Save(ModelSaveContext ctx) => model.Save(ctx);

@@ -14,7 +14,8 @@ namespace Microsoft.ML.Ntk.Networks;
 /// child has the application's own runtime, dependencies and native libraries. An archive that ends the child is refused
 /// with a managed error; one that loads is not probed again in this process. Where no child can be started (not Linux,
 /// startup hooks disabled by trimming, the variable <see cref="DisableVariable"/> set), the archive is loaded directly, as
-/// before. Costs one process start (about a second) per distinct archive.
+/// before; so does a child that ends otherwise than by libtorch's abort or a crash (killed for memory, say). Costs one
+/// process start (about a second) per distinct archive.
 /// </summary>
 internal static class TorchScriptProbe
 {
@@ -26,7 +27,7 @@ internal static class TorchScriptProbe
 
     private const string Started = "ntk-torchscript-probe: loading";
     private const string Loaded = "ntk-torchscript-probe: loaded";
-    private const int ManagedError = 3;
+    private const int ManagedError = 3, AbortExit = 128 + 6, CrashExit = 128 + 11;
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(2);
     private static readonly ConcurrentDictionary<string, bool> Loadable = new();
 
@@ -34,8 +35,10 @@ internal static class TorchScriptProbe
     public static void Check(string path, string what)
     {
         if (Environment.GetEnvironmentVariable(FileVariable) is not null || Environment.GetEnvironmentVariable(DisableVariable) == "1") return;
-        string key = Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)));
-        if (Loadable.ContainsKey(key) || OwnCommandLine() is not { } command) return;
+        if (!CanRestartWithHook() || OwnCommandLine() is not { } command) return;
+        string key;
+        using (var file = File.OpenRead(path)) key = Convert.ToHexString(SHA256.HashData(file));
+        if (Loadable.ContainsKey(key)) return;
         var (exitCode, output, errors) = Run(command, Path.GetFullPath(path));
         if (!output.Contains(Started, StringComparison.Ordinal)) return;           // no child ran here: load directly
         if (exitCode == 0 && output.Contains(Loaded, StringComparison.Ordinal))
@@ -43,7 +46,9 @@ internal static class TorchScriptProbe
             Loadable[key] = true;
             return;
         }
-        if (exitCode == ManagedError) return;                                      // a managed error: this process's load reports it
+        // Only what libtorch's loader does to a process it cannot survive (abort, 134; a crash, 139) says "damaged"; a managed
+        // error (3) is reported by this process's own load, and anything else (killed for memory, 137) decides nothing.
+        if (exitCode is not (AbortExit or CrashExit)) return;
         throw new InvalidDataException($"{what} is damaged: libtorch's TorchScript loader ended a test process that loaded it " +
                                        $"(exit code {exitCode}{Reason(errors)}). This process did not load it.");
     }
@@ -80,16 +85,35 @@ internal static class TorchScriptProbe
         }
     }
 
+    /// <summary>
+    /// Whether a restarted application would run the hook before its Main: a managed entry point (not a native host such as
+    /// Python's), startup hooks not switched off (trimming), and this library on disk (not bundled in a single file).
+    /// </summary>
+    private static bool CanRestartWithHook() =>
+        System.Reflection.Assembly.GetEntryAssembly() is not null && Environment.ProcessPath is not null &&
+        !(AppContext.TryGetSwitch("System.StartupHookProvider.IsSupported", out bool supported) && !supported) &&
+        !string.IsNullOrEmpty(typeof(TorchScriptProbe).Assembly.Location);
+
     private static (int ExitCode, string Output, string Errors) Run(string[] command, string path)
     {
-        var start = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // The executable by its full path (argv[0] may be relative, or found on a PATH), the arguments as they were.
+        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string argument in command.Skip(1)) start.ArgumentList.Add(argument);
         string hook = typeof(TorchScriptProbe).Assembly.Location;
         string? hooks = Environment.GetEnvironmentVariable("DOTNET_STARTUP_HOOKS");
         start.Environment["DOTNET_STARTUP_HOOKS"] = string.IsNullOrEmpty(hooks) ? hook : $"{hook}{Path.PathSeparator}{hooks}";
         start.Environment[FileVariable] = path;
-        using var process = Process.Start(start);
+        Process? process;
+        try
+        {
+            process = Process.Start(start);
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return (-1, "", "");                                                   // no child: treated as no probe
+        }
         if (process is null) return (-1, "", "");
+        using var started = process;
         var output = process.StandardOutput.ReadToEndAsync();
         var errors = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(Limit))
@@ -103,7 +127,7 @@ internal static class TorchScriptProbe
     /// <summary>This process's own command line (Linux: /proc/self/cmdline), or null where it cannot be read.</summary>
     private static string[]? OwnCommandLine()
     {
-        if (!OperatingSystem.IsLinux() || string.IsNullOrEmpty(typeof(TorchScriptProbe).Assembly.Location)) return null;
+        if (!OperatingSystem.IsLinux()) return null;
         try
         {
             string[] parts = File.ReadAllText("/proc/self/cmdline").Split('\0', StringSplitOptions.RemoveEmptyEntries);

@@ -1,4 +1,5 @@
 using Microsoft.ML.Ntk.Linearization;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Ntk.Tests.Linearization;
@@ -25,6 +26,26 @@ public class LayerKernelTests
 
         Tolerances.AssertClose(linearized.GenericKernel(x, x), expected, Tolerances.Float64, $"{name} kernel");
         Tolerances.AssertClose(linearized.KernelBlocks(x), expectedBlocks, Tolerances.Float64, $"{name} kernel blocks");
+    }
+
+    /// <summary>A layer used twice: the layer sums would miss the cross terms between its uses, so J is formed instead.</summary>
+    [Fact]
+    public void ALayerUsedTwiceGivesTheKernelOfTheExplicitJacobian()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(31);
+        var shared = nn.Linear(3, 3);
+        var network = nn.Sequential(shared, nn.Tanh(), shared, nn.Tanh(), nn.Linear(3, 2));
+        network.to(ScalarType.Float64);
+        network.eval();
+        Tensor inputs = randn(5, 3, dtype: ScalarType.Float64);
+        var linearized = new LinearizedNetwork(network, ParameterSelection.All, TangentMode.Auto, batchSize: 2);
+        using var x = linearized.Prepare(inputs);
+        Tensor j = ReferenceJacobian.ByRows(network, inputs, linearized.Parameters.Tensors);
+        Tensor expected = j.matmul(j.t());
+        Tolerances.AssertClose(linearized.GenericKernel(x, x), expected, Tolerances.Float64, "shared layer kernel");
+        Tolerances.AssertClose(linearized.KernelBlocks(x), expected.reshape(5, 2, 5, 2).diagonal(0, 1, 3).permute(2, 0, 1), Tolerances.Float64,
+                               "shared layer kernel blocks");
     }
 
     [Fact]

@@ -140,6 +140,27 @@ public class BatchedTransformTests
         Assert.Same(loaded.GetType(), reloaded.GetType());
     }
 
+    [Fact]
+    public void InAPipelineOnlyTheNtkModelIsWrapped()
+    {
+        using var folder = new TemporaryFolder();
+        var ml = new MLContext(seed: 1);
+        var train = ml.Data.LoadFromEnumerable(NtkTestData.Classes(60, seed: 4));
+        var model = ml.Transforms.Conversion.MapValueToKey("Label", nameof(ClassRow.Class))
+            .Append(ml.MulticlassClassification.Trainers.Ntk(new NtkMulticlassTrainer.Options { Network = NtkTestData.Mlp(folder, outputs: 3) }))
+            .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedClass", "PredictedLabel"))
+            .Fit(train);
+        string path = Path.Combine(folder.Path, "pipeline.zip");
+        ml.Model.Save(model, train.Schema, path);
+        var loaded = new MLContext().Model.Load(path, out _);
+        var parts = ((IEnumerable<ITransformer>)NtkModel.WithBatchedTransform(loaded)).ToList();
+        Assert.Equal(((IEnumerable<ITransformer>)loaded).Count(), parts.Count);
+        Assert.Single(parts, p => p is BatchedNtkModel);
+        Assert.IsType<BatchedNtkModel>(parts[1]);
+        var test = ml.Data.LoadFromEnumerable(NtkTestData.Classes(30, seed: 5));
+        Assert.Equal(loaded.Transform(test).GetColumn<string>("PredictedClass"), NtkModel.WithBatchedTransform(loaded).Transform(test).GetColumn<string>("PredictedClass"));
+    }
+
     private sealed class ToleranceComparer : IEqualityComparer<float>
     {
         public bool Equals(float x, float y) => Math.Abs(x - y) <= 1e-6 * Math.Max(Math.Abs(x), 1e-3f);
