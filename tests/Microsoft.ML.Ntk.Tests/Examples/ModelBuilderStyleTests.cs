@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.ML.Ntk.Examples.ModelBuilderStyle;
 
 namespace Microsoft.ML.Ntk.Tests.Examples;
@@ -14,20 +13,8 @@ public class ModelBuilderStyleTests
     public async Task TheExampleTrainsAModelThatItsConsumptionCodePredictsWith()
     {
         using var folder = new TemporaryFolder();
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = folder.Path,
-        };
-        foreach (string argument in new[] { "exec", Path.Combine(AppContext.BaseDirectory, "ModelBuilderStyle.dll"), folder.Path }) start.ArgumentList.Add(argument);
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await process.WaitForExitAsync(limit.Token);
-        Assert.True(process.ExitCode == 0, $"exit code {process.ExitCode}: {await errors}");
-        Assert.Contains("predicted reading", await output);
+        string output = await ChildProcess.Run("ModelBuilderStyle.dll", new[] { folder.Path }, workingDirectory: folder.Path);
+        Assert.Contains("predicted reading", output);
 
         SensorModel.MLNetModelPath = Path.Combine(folder.Path, "SensorModel.mlnet");
         var input = new SensorModel.ModelInput { Temperature = -1.1f, Humidity = 0.4f };

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.IO.Compression;
 using System.Reflection;
 using Microsoft.ML.Ntk.MLNet;
 using Microsoft.ML.Ntk.Tests.Linearization;
@@ -21,46 +19,17 @@ public class TorchScriptChildProcessTests : IDisposable
 
     public static TheoryData<string> Damage() => new() { "unknown operator", "unknown method", "syntax", "constants", "truncated pickle" };
 
-    private string Damaged(string kind)
+    private string Damaged(string kind) => DamagedTorchScript.Write(Path.Combine(folder.Path, kind.Replace(' ', '-') + ".pt"), (name, data) => (kind, name) switch
     {
-        string path = Path.Combine(folder.Path, kind.Replace(' ', '-') + ".pt");
-        using var source = ZipFile.OpenRead(TestNetworks.Fixture("mlp_tanh.torchscript.pt"));
-        using var target = ZipFile.Open(path, ZipArchiveMode.Create);
-        foreach (var entry in source.Entries)
-        {
-            using var input = entry.Open();
-            var copy = new MemoryStream();
-            input.CopyTo(copy);
-            byte[] data = copy.ToArray();
-            string text() => System.Text.Encoding.UTF8.GetString(data);
-            data = (kind, entry.FullName) switch
-            {
-                ("unknown operator", var n) when n.EndsWith("activation.py") => System.Text.Encoding.UTF8.GetBytes(text().Replace("torch.tanh(", "torch.tanhx(")),
-                ("unknown method", var n) when n.EndsWith("activation.py") => System.Text.Encoding.UTF8.GetBytes(text().Replace("torch.tanh(input)", "input.no_such_method()")),
-                ("syntax", var n) when n.EndsWith("activation.py") => System.Text.Encoding.UTF8.GetBytes(text().Replace("def forward", "def forwa rd")),
-                ("constants", var n) when n.EndsWith("constants.pkl") => "\u0080\u0002garbage"u8.ToArray(),
-                ("truncated pickle", var n) when n.EndsWith("data.pkl") => data[..(data.Length / 2)],
-                _ => data,
-            };
-            using var output = target.CreateEntry(entry.FullName, CompressionLevel.NoCompression).Open();
-            output.Write(data);
-        }
-        return path;
-    }
+        ("unknown operator", var n) when n.EndsWith("activation.py") => DamagedTorchScript.Replace(data, "torch.tanh(", "torch.tanhx("),
+        ("unknown method", var n) when n.EndsWith("activation.py") => DamagedTorchScript.Replace(data, "torch.tanh(input)", "input.no_such_method()"),
+        ("syntax", var n) when n.EndsWith("activation.py") => DamagedTorchScript.Replace(data, "def forward", "def forwa rd"),
+        ("constants", var n) when n.EndsWith("constants.pkl") => "\u0080\u0002garbage"u8.ToArray(),
+        ("truncated pickle", var n) when n.EndsWith("data.pkl") => data[..(data.Length / 2)],
+        _ => data,
+    });
 
-    private static async Task<string> RunChild(params string[] arguments)
-    {
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string argument in new[] { "exec", Path.Combine(AppContext.BaseDirectory, "TorchScriptDamageCheck.dll") }.Concat(arguments))
-            start.ArgumentList.Add(argument);
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await process.WaitForExitAsync(limit.Token);
-        Assert.True(process.ExitCode == 0, $"the child ended with exit code {process.ExitCode}: {await output} {await errors}");
-        return await output;
-    }
+    private static Task<string> RunChild(params string[] arguments) => ChildProcess.Run("TorchScriptDamageCheck.dll", arguments);
 
     [Theory, MemberData(nameof(Damage))]
     public async Task ADamagedTorchScriptFileGivesAManagedError(string kind)

@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using Microsoft.ML.Ntk.Tests.Linearization;
 
 namespace Microsoft.ML.Ntk.Tests.Networks;
@@ -15,27 +14,9 @@ public class TorchScriptDamageTests : IDisposable
 
     public void Dispose() => folder.Dispose();
 
-    /// <summary>The fixture with one entry changed (null removes it), written uncompressed.</summary>
-    private string Damaged(string name, Func<string, byte[], byte[]?> change)
-    {
-        string path = Path.Combine(folder.Path, name + ".pt");
-        using var source = ZipFile.OpenRead(TestNetworks.Fixture("mlp_tanh.torchscript.pt"));
-        using var target = ZipFile.Open(path, ZipArchiveMode.Create);
-        foreach (var entry in source.Entries)
-        {
-            using var input = entry.Open();
-            var copy = new MemoryStream();
-            input.CopyTo(copy);
-            byte[]? data = change(entry.FullName, copy.ToArray());
-            if (data is null) continue;
-            using var output = target.CreateEntry(entry.FullName, CompressionLevel.NoCompression).Open();
-            output.Write(data);
-        }
-        return path;
-    }
+    private string Damaged(string name, Func<string, byte[], byte[]?> change) => DamagedTorchScript.Write(Path.Combine(folder.Path, name + ".pt"), change);
 
-    private static byte[] Replace(byte[] data, string from, string to) =>
-        System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(data).Replace(from, to));
+    private static byte[] Replace(byte[] data, string from, string to) => DamagedTorchScript.Replace(data, from, to);
 
     public static TheoryData<string> Cases() => new() { "syntax", "constants", "truncated pickle", "missing code file", "missing data.pkl" };
 
