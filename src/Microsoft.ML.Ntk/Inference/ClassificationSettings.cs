@@ -3,24 +3,56 @@ using Microsoft.ML.Ntk.LinearAlgebra;
 namespace Microsoft.ML.Ntk.Inference;
 
 /// <summary>
-/// What a classification fit is told: the likelihood, the prior mean (network outputs or zero), the prior variance s²
-/// (null: chosen by the Laplace evidence), the noise variance of the Gaussian likelihood (null: learned), how
-/// probabilities are predicted, the Monte Carlo sample count and seed, the solver's limits, and whether the outputs'
-/// kernels are independent; the regression strategy and noise floor of the Gaussian likelihood.
+/// What a classification fit is told: the likelihood, how probabilities are predicted and the Monte Carlo sample count, and
+/// the Gaussian-process settings it shares with regression (<see cref="Gp"/>: the prior mean, the prior variance s² (null:
+/// chosen by the evidence), the noise variance and floor of the Gaussian likelihood, the strategy, the solver's limits, the
+/// seed, and whether the outputs' kernels are independent). The Gaussian likelihood is a regression with exactly those.
 /// </summary>
-internal sealed record ClassificationSettings(
-    ClassificationLikelihood Likelihood = ClassificationLikelihood.Softmax,
-    PriorMean Mean = PriorMean.Network,
-    double? PriorVariance = null,
-    double? NoiseVariance = null,
-    PredictiveApproximation Predictive = PredictiveApproximation.Probit,
-    int MonteCarloSamples = 1000,
-    int Seed = 0,
-    SolverSettings? Solver = null,
-    bool IndependentOutputs = false,
-    InferenceStrategy Strategy = InferenceStrategy.Auto,
-    double NoiseFloor = InferenceSettings.DefaultNoiseFloor)
+internal sealed record ClassificationSettings
 {
+    /// <summary>Every setting by name (the shared ones go into <see cref="Gp"/>).</summary>
+    public ClassificationSettings(
+        ClassificationLikelihood Likelihood = ClassificationLikelihood.Softmax,
+        PriorMean Mean = PriorMean.Network,
+        double? PriorVariance = null,
+        double? NoiseVariance = null,
+        PredictiveApproximation Predictive = PredictiveApproximation.Probit,
+        int MonteCarloSamples = 1000,
+        int Seed = 0,
+        SolverSettings? Solver = null,
+        bool IndependentOutputs = false,
+        InferenceStrategy Strategy = InferenceStrategy.Auto,
+        double NoiseFloor = InferenceSettings.DefaultNoiseFloor)
+        : this(Likelihood, Predictive, MonteCarloSamples,
+               new RegressionSettings(Mean, PriorVariance, NoiseVariance, Strategy, Solver, Seed: Seed, IndependentOutputs: IndependentOutputs, NoiseFloor: NoiseFloor))
+    {
+    }
+
+    /// <summary>The classification settings around the regression settings they share.</summary>
+    public ClassificationSettings(ClassificationLikelihood likelihood, PredictiveApproximation predictive, int monteCarloSamples, RegressionSettings gp)
+    {
+        Likelihood = likelihood;
+        Predictive = predictive;
+        MonteCarloSamples = monteCarloSamples;
+        Gp = gp;
+    }
+
+    public ClassificationLikelihood Likelihood { get; }
+    public PredictiveApproximation Predictive { get; }
+    public int MonteCarloSamples { get; }
+
+    /// <summary>The settings shared with regression; a Gaussian-likelihood fit uses them as they are.</summary>
+    public RegressionSettings Gp { get; }
+
+    public PriorMean Mean => Gp.Mean;
+    public double? PriorVariance => Gp.PriorVariance;
+    public double? NoiseVariance => Gp.NoiseVariance;
+    public int Seed => Gp.Seed;
+    public SolverSettings? Solver => Gp.Solver;
+    public bool IndependentOutputs => Gp.IndependentOutputs;
+    public InferenceStrategy Strategy => Gp.Strategy;
+    public double NoiseFloor => Gp.NoiseFloor;
+
     public SolverSettings SolverOrDefault => Solver ?? new SolverSettings();
 
     public void Validate()

@@ -30,9 +30,7 @@ internal static class GaussianProcessClassification
             throw new NotSupportedException("The Gaussian likelihood regresses one output per class; a network of one output (a log-odds) needs the softmax likelihood.");
         Tensor onehot = nn.functional.one_hot(labels, unlabelled.Outputs).to(ScalarType.Float64);
         var problem = unlabelled.WithTargets(onehot);
-        var regressionSettings = new RegressionSettings(settings.Mean, settings.PriorVariance, settings.NoiseVariance, settings.Strategy, settings.Solver,
-                                                        Seed: settings.Seed, IndependentOutputs: settings.IndependentOutputs, NoiseFloor: settings.NoiseFloor);
-        var regression = GaussianProcessRegression.Fit(problem, regressionSettings);
+        var regression = GaussianProcessRegression.Fit(problem, settings.Gp);
         return new ClassificationPosterior(problem.Network, settings.Mean, regression.PriorVariance, regression.ParameterShift, regression.Variance,
                                            settings, regression.Report);
     }

@@ -15,6 +15,5 @@ internal static class SettingsMapping
 
     public static ClassificationSettings Classification(NtkTrainerOptions options, ClassificationLikelihood likelihood, PredictiveApproximation predictive,
                                                         int monteCarloSamples, SolverSettings? solver = null) =>
-        new(likelihood, options.Mean, options.PriorVariance, options.NoiseVariance, predictive, monteCarloSamples, options.Seed, solver,
-            IndependentOutputs: options.IndependentOutputs, Strategy: options.Strategy, NoiseFloor: options.NoiseVarianceFloor);
+        new(likelihood, predictive, monteCarloSamples, Regression(options, solver ?? new SolverSettings()));
 }
