@@ -84,7 +84,7 @@ internal static class FunctionSpaceRegression
     {
         Tensor kInvY = solutions[.., 0], kInvH = solutions[.., 1..];
         Tensor h = rhs[.., 1..];
-        Tensor b = linalg.solve(h.t().matmul(kInvH), h.t().matmul(kInvY));
+        Tensor b = ConstantMeanProfile.Coefficients(h, kInvY, kInvH);
         return (kInvY - kInvH.matmul(b), b.data<double>().ToArray());
     }
 

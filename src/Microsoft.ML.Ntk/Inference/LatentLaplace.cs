@@ -89,24 +89,6 @@ internal static class LatentLaplace
         return mode;
     }
 
-    /// <summary>
-    /// The mode another solver found (weights a [N·C]), with the curvature and the factorization of I + s² S K0 S at it: one
-    /// N·C × N·C factorization, for the variance root and the evidence.
-    /// </summary>
-    public static LaplaceMode AtWeights(Tensor kernel, Tensor prior, Tensor onehot, double priorVariance, Tensor weights, int newtonIterations,
-                                        double gradientNorm, double initialGradientNorm, bool converged)
-    {
-        using var scope = NewDisposeScope();
-        Tensor m = prior.to(ScalarType.Float64).reshape(-1), y = onehot.to(ScalarType.Float64).reshape(-1);
-        var state = Evaluate(kernel, m, y, prior.shape[0], prior.shape[1], priorVariance, weights.to(ScalarType.Float64).reshape(-1));
-        var curvature = CurvatureBlocks.At(state.Probabilities);
-        var factor = Factor(kernel, curvature, priorVariance);
-        var mode = new LaplaceMode(scope.MoveToOuter(state.Weights), scope.MoveToOuter(state.Probabilities), state.Objective, newtonIterations,
-                                   gradientNorm, initialGradientNorm, converged, Stagnated: false, curvature, factor);
-        scope.MoveToOuter(curvature.Curvature, curvature.Root, factor.Lower);
-        return mode;
-    }
-
     /// <summary>The iterate: weights a, latent values f = m + s² K0 a [N·C], probabilities [N, C] and Ψ.</summary>
     private sealed record State(Tensor Weights, Tensor Latent, Tensor Probabilities, double Objective) : IDisposable
     {

@@ -98,7 +98,7 @@ internal static class WeightSpaceRegression
                            .to(ScalarType.Float64).reshape(k, -1).t();                                             // J S: [N·C, k]
         Tensor kInv = (columns - js).Over(noiseVariance);                                                              // K⁻¹ [y, H]
         Tensor h = columns[.., 1..];
-        Tensor b = linalg.solve(h.t().matmul(kInv[.., 1..]), h.t().matmul(kInv[.., 0]));
+        Tensor b = ConstantMeanProfile.Coefficients(h, kInv[.., 0], kInv[.., 1..]);
         return (solutions[.., 0] - solutions[.., 1..].matmul(b), b.data<double>().ToArray());
     }
 }
