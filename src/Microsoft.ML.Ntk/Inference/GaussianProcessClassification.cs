@@ -60,7 +60,8 @@ internal static class GaussianProcessClassification
             double meanDiagonal = (independent ? kernel.diagonal(0, 1, 2) : kernel.diagonal()).mean().item<double>();
             double center = -Math.Log(Math.Max(meanDiagonal, 1e-300));
             var search = ScalarSearch.Maximize(u => modes.Evidence(Math.Exp(u), searching), center, halfWidth: InferenceSettings.EvidenceSearchHalfWidth,
-                                               tolerance: InferenceSettings.EvidenceSearchTolerance);
+                                               tolerance: InferenceSettings.EvidenceSearchTolerance,
+                                               valueTolerance: InferenceSettings.EvidenceSearchValueTolerance);
             priorVariance = Math.Exp(search.Point);
             evaluations = search.Evaluations;
             if (search.AtEdge)

@@ -4,18 +4,30 @@ namespace Microsoft.ML.Ntk.LinearAlgebra;
 /// Maximizes a function of one variable without derivatives: steps of a fixed size from the center, uphill, until the
 /// value falls again or the range [center − halfWidth, center + halfWidth] ends (a bracket, for functions with one
 /// maximum such as the evidence in log s²), then Brent's method (parabolic steps through the three best points,
-/// golden-section steps when a parabola is not trusted) inside the bracket, until it is narrower than the tolerance.
-/// Says whether the best point lies at an end of the range (the maximum may then be beyond it).
+/// golden-section steps when a parabola is not trusted) inside the bracket, started from the bracket's three points, until
+/// the bracket is narrower than the tolerance or the parabola through the three best points, concave, promises less than
+/// a value tolerance above the best value found. Says whether the best point lies at an end of the range
+/// (the maximum may then be beyond it).
 /// </summary>
 internal static class ScalarSearch
 {
     public static (double Point, double Value, int Evaluations, bool AtEdge) Maximize(Func<double, double> function, double center,
-                                                                      double halfWidth = 8, double step = 2, double tolerance = LinearAlgebraSettings.ScalarSearchTolerance)
+                                                                      double halfWidth = 8, double step = 2, double tolerance = LinearAlgebraSettings.ScalarSearchTolerance,
+                                                                      double valueTolerance = 0)
     {
         int evaluations = 0;
-        double Evaluate(double u) { evaluations++; double v = function(u); return double.IsFinite(v) ? v : double.NegativeInfinity; }
+        var seen = new Dictionary<double, double>();
+        double Evaluate(double u)
+        {
+            evaluations++;
+            double v = function(u);
+            v = double.IsFinite(v) ? v : double.NegativeInfinity;
+            seen[u] = v;
+            return v;
+        }
         var (low, best, high, atEdge) = Bracket(Evaluate, center, halfWidth, step);
-        var (point, value) = Brent(Evaluate, low, high, best.U, best.V, tolerance);
+        var ends = (Low: (low, seen.GetValueOrDefault(low, double.NaN)), High: (high, seen.GetValueOrDefault(high, double.NaN)));
+        var (point, value) = Brent(Evaluate, ends.Low, ends.High, best.U, best.V, tolerance, valueTolerance);
         return (point, value, evaluations, atEdge && Math.Abs(point - best.U) <= step / 2);
     }
 
@@ -39,16 +51,27 @@ internal static class ScalarSearch
         return (Math.Min(behind, best.U), best, Math.Max(behind, best.U), true);
     }
 
-    /// <summary>Brent's method for a maximum in [low, high], starting from a known point x inside it with value fx.</summary>
-    private static (double Point, double Value) Brent(Func<double, double> f, double low, double high, double x, double fx, double tolerance)
+    /// <summary>
+    /// Brent's method for a maximum in [low, high], starting from a known point x inside it with value fx. The bracket's
+    /// ends, where their values are known (finite), are its first two other points w and v, so that the first step may
+    /// already be parabolic.
+    /// </summary>
+    private static (double Point, double Value) Brent(Func<double, double> f, (double U, double V) low, (double U, double V) high, double x, double fx,
+                                                      double tolerance, double valueTolerance)
     {
         const double golden = 0.3819660112501051;            // (3 − √5) / 2
-        double a = low, b = high, w = x, v = x, fw = fx, fv = fx, d = 0, e = 0;
+        double a = low.U, b = high.U, w = x, v = x, fw = fx, fv = fx, d = 0, e = 0;
+        if (double.IsFinite(low.V) && double.IsFinite(high.V) && a < x && x < b)
+        {
+            (w, fw, v, fv) = low.V >= high.V ? (a, low.V, b, high.V) : (b, high.V, a, low.V);
+            e = b - a;                                     // lets the first parabolic step be as long as the bracket allows
+        }
         double tol = tolerance / 2;
         for (int i = 0; i < LinearAlgebraSettings.ScalarSearchRefinements; i++)
         {
             double middle = 0.5 * (a + b);
             if (Math.Abs(x - middle) <= 2 * tol - 0.5 * (b - a)) break;
+            if (valueTolerance > 0 && ParabolaGain(x, fx, w, fw, v, fv) < valueTolerance) break;
             bool parabolic = false;
             if (Math.Abs(e) > tol)
             {
@@ -85,5 +108,21 @@ internal static class ScalarSearch
             }
         }
         return (x, fx);
+    }
+
+    /// <summary>
+    /// How far the parabola through three distinct points rises above the best of them, fx (x being the best); +∞ when the
+    /// points are not distinct or the parabola is not concave (nothing is then promised).
+    /// </summary>
+    internal static double ParabolaGain(double x, double fx, double w, double fw, double v, double fv)
+    {
+        if (x == w || x == v || w == v || !double.IsFinite(fw) || !double.IsFinite(fv)) return double.PositiveInfinity;
+        // Divided differences: f ≈ fx + s1 (u − x) + s2 (u − x)(u − w).
+        double s1 = (fw - fx) / (w - x), s12 = (fv - fw) / (v - w);
+        double curvature = (s12 - s1) / (v - x);
+        if (!(curvature < 0)) return double.PositiveInfinity;
+        // In powers of t = u − x: fx + (s1 + curvature (x − w)) t + curvature t²; its top lies (slope)² / (4 |curvature|) above fx.
+        double slope = s1 + curvature * (x - w);
+        return slope * slope / (-4 * curvature);
     }
 }

@@ -27,4 +27,27 @@ public class ScalarSearchTests
         Assert.True(result.AtEdge);
         Assert.True(Math.Abs(Math.Abs(result.Point) - 8) <= LinearAlgebraSettings.ScalarSearchTolerance, $"found {result.Point}");
     }
+
+    [Theory]
+    [InlineData(1.234)]
+    [InlineData(-5.5)]
+    [InlineData(-11.0)]
+    public void AValueToleranceStopsWithinItOfTheMaximumAndSavesEvaluations(double peak)
+    {
+        // Flat on one side and steep on the other, like the Laplace evidence in log s².
+        double Function(double u) => -Math.Log(1 + Math.Exp(u - peak)) - 0.05 * (u - peak) * (u - peak);
+        double top = Enumerable.Range(-4000, 8001).Select(i => Function(peak + i * 1e-3)).Max();
+        var exact = ScalarSearch.Maximize(Function, center: 0, halfWidth: 16, tolerance: 0.1);
+        var loose = ScalarSearch.Maximize(Function, center: 0, halfWidth: 16, tolerance: 0.1, valueTolerance: 0.01);
+        Assert.True(top - loose.Value <= 0.01, $"value {loose.Value}, maximum {top}");
+        Assert.True(loose.Evaluations < exact.Evaluations, $"{loose.Evaluations} evaluations with a value tolerance, {exact.Evaluations} without");
+    }
+
+    [Fact]
+    public void TheParabolaGainOfAParabolaIsItsRiseAboveTheBestPoint()
+    {
+        static double F(double u) => 3 - 2 * (u - 0.7) * (u - 0.7);
+        Assert.Equal(3 - F(1.0), ScalarSearch.ParabolaGain(1.0, F(1.0), 2.5, F(2.5), -1.0, F(-1.0)), 12);
+        Assert.Equal(double.PositiveInfinity, ScalarSearch.ParabolaGain(0, 0, 1, 1, 2, 4));      // convex: nothing promised
+    }
 }
