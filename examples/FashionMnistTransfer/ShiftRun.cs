@@ -106,7 +106,7 @@ public sealed class ShiftRun
             .Fit(ml.Data.LoadFromEnumerable(Rows(x, y)));
         double fit = clock.Elapsed.TotalSeconds;
         var summary = NtkModel.Describe(model).FitSummary!;
-        LastNtkSummary = $"s² = {summary.PriorVariance:G3}, log evidence {summary.LogMarginalLikelihood:F1}" +
+        LastNtkSummary = $"s² = {summary.PriorVariance:G3}, log evidence {summary.LogMarginalLikelihood:F1}, covariance scale {summary.CovarianceScale:G3}" +
                          (summary.Warnings.Count > 0 ? "; " + string.Join(" ", summary.Warnings) : "");
         clock.Restart();
         var scores = model.Transform(ml.Data.LoadFromEnumerable(Rows(testX, tensor(TestLabels.Select(l => (long)l).ToArray()))))

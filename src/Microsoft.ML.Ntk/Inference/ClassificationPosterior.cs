@@ -68,39 +68,13 @@ internal sealed class ClassificationPosterior
             Tensor variance = raw.AtLeast(0);
             Tensor probabilities = Settings.Likelihood == ClassificationLikelihood.Gaussian
                 ? mean.softmax(1)                                                    // documented approximation
-                : SoftmaxLink.Probabilities(Probit(mean, variance));
+                : SoftmaxPredictive.Probit(mean, variance);
             return new ClassificationPrediction(probabilities, mean, variance, clamped);
         }
         Tensor covariance = latent;                                                     // [B, C, C]
         Tensor diagonal = covariance.diagonal(0, 1, 2);
-        return new ClassificationPrediction(MonteCarlo(mean, covariance), mean, diagonal.AtLeast(0), diagonal.Below(0).sum().item<long>());
+        return new ClassificationPrediction(SoftmaxPredictive.MonteCarlo(mean, covariance, Settings.MonteCarloSamples, Settings.Seed), mean, diagonal.AtLeast(0), diagonal.Below(0).sum().item<long>());
     }
-
-    /// <summary>
-    /// The mean of softmax(μ + L z) over standard normal z, L Lᵀ = Σ (+ jitter). Every row uses the same draws z (from the seed
-    /// alone), so a row's probabilities do not depend on the rows predicted with it: one row through a PredictionEngine and the
-    /// same row inside a batched Transform agree.
-    /// </summary>
-    private Tensor MonteCarlo(Tensor mean, Tensor covariance)
-    {
-        long c = mean.shape[1];
-        Tensor jitter = covariance.diagonal(0, 1, 2).mean(new long[] { 1 }, keepdim: true).AtLeast(1e-12).Times(1e-10).unsqueeze(2)
-                        * eye(c, dtype: ScalarType.Float64);
-        Tensor lower = linalg.cholesky(covariance.Plus(jitter));
-        Tensor z = Draws(c, mean.device).unsqueeze(1);                                                // [S, 1, C], shared by the b rows
-        Tensor samples = mean.unsqueeze(0).Plus(lower.unsqueeze(0).matmul(z.unsqueeze(3)).squeeze(3));
-        return SoftmaxLink.Probabilities(samples, dim: 2).mean(new long[] { 0 });
-    }
-
-    /// <summary>The Monte Carlo predictive's standard normal draws, [samples, width], from the seed alone.</summary>
-    private Tensor Draws(long width, Device device)
-    {
-        using var generator = new TorchSharp.torch.Generator((ulong)(Settings.Seed * 1_000_003L));
-        return randn(new long[] { Settings.MonteCarloSamples, width }, generator: generator, dtype: ScalarType.Float64).to(device);
-    }
-
-    /// <summary>The probit approximation's scaled latent mean μ / sqrt(1 + π v / 8).</summary>
-    private static Tensor Probit(Tensor mean, Tensor variance) => mean / variance.Times(Math.PI / 8).PlusConstant(1).sqrt();
 
     /// <summary>
     /// The positive class's log-odds at the inputs: the latent value of a one-output network, or f₁ − f₀ of a two-output one
@@ -124,8 +98,8 @@ internal sealed class ClassificationPosterior
         if (c is not (1 or 2)) throw new InvalidOperationException($"A binary prediction needs one or two outputs; the network has {c}.");
         Tensor logOdds = c == 1 ? mean[.., 0] : mean[.., 1] - mean[.., 0];
         Tensor variance = (c == 1 ? latent[.., 0, 0] : latent[.., 0, 0].Plus(latent[.., 1, 1]) - latent[.., 0, 1] - latent[.., 1, 0]).AtLeast(0);
-        if (Settings.Predictive == PredictiveApproximation.Probit) return new BinaryPrediction(logOdds, variance, Probit(logOdds, variance).sigmoid());
-        Tensor z = Draws(1, logOdds.device);                                                             // [S, 1], shared by the rows
+        if (Settings.Predictive == PredictiveApproximation.Probit) return new BinaryPrediction(logOdds, variance, SoftmaxPredictive.ProbitScaled(logOdds, variance).sigmoid());
+        Tensor z = SoftmaxPredictive.Draws(Settings.MonteCarloSamples, 1, Settings.Seed, logOdds.device);                                                             // [S, 1], shared by the rows
         Tensor probability = logOdds.unsqueeze(0).Plus(variance.sqrt().unsqueeze(0) * z).sigmoid().mean(new long[] { 0 });
         return new BinaryPrediction(logOdds, variance, probability);
     }

@@ -6,7 +6,7 @@ namespace Microsoft.ML.Ntk.Inference;
 /// What a classification fit is told: the likelihood, how probabilities are predicted and the Monte Carlo sample count, and
 /// the Gaussian-process settings it shares with regression (<see cref="Gp"/>: the prior mean, the prior variance s² (null:
 /// chosen by the evidence), the noise variance and floor of the Gaussian likelihood, the strategy, the solver's limits, the
-/// seed, and whether the outputs' kernels are independent). The Gaussian likelihood is a regression with exactly those.
+/// seed, and whether the outputs' kernels are independent), and the scale of the softmax Laplace covariance. The Gaussian likelihood is a regression with exactly those.
 /// </summary>
 internal sealed record ClassificationSettings
 {
@@ -22,15 +22,19 @@ internal sealed record ClassificationSettings
         SolverSettings? Solver = null,
         bool IndependentOutputs = false,
         InferenceStrategy Strategy = InferenceStrategy.Auto,
-        double NoiseFloor = InferenceSettings.DefaultNoiseFloor)
+        double NoiseFloor = InferenceSettings.DefaultNoiseFloor,
+        double? CovarianceScale = 1)
         : this(Likelihood, Predictive, MonteCarloSamples,
-               new RegressionSettings(Mean, PriorVariance, NoiseVariance, Strategy, Solver, Seed: Seed, IndependentOutputs: IndependentOutputs, NoiseFloor: NoiseFloor))
+               new RegressionSettings(Mean, PriorVariance, NoiseVariance, Strategy, Solver, Seed: Seed, IndependentOutputs: IndependentOutputs, NoiseFloor: NoiseFloor),
+               CovarianceScale)
     {
     }
 
     /// <summary>The classification settings around the regression settings they share.</summary>
-    public ClassificationSettings(ClassificationLikelihood likelihood, PredictiveApproximation predictive, int monteCarloSamples, RegressionSettings gp)
+    public ClassificationSettings(ClassificationLikelihood likelihood, PredictiveApproximation predictive, int monteCarloSamples, RegressionSettings gp,
+                                  double? covarianceScale = 1)
     {
+        CovarianceScale = covarianceScale;
         Likelihood = likelihood;
         Predictive = predictive;
         MonteCarloSamples = monteCarloSamples;
@@ -40,6 +44,9 @@ internal sealed record ClassificationSettings
     public ClassificationLikelihood Likelihood { get; }
     public PredictiveApproximation Predictive { get; }
     public int MonteCarloSamples { get; }
+
+    /// <summary>τ, the factor on the softmax Laplace covariance; null: chosen on held-out labels (<see cref="CovarianceScaleSelection"/>).</summary>
+    public double? CovarianceScale { get; }
 
     /// <summary>The settings shared with regression; a Gaussian-likelihood fit uses them as they are.</summary>
     public RegressionSettings Gp { get; }
@@ -63,6 +70,10 @@ internal sealed record ClassificationSettings
             throw new NotSupportedException("A constant prior mean is not available with the softmax likelihood; use Network or Zero.");
         if (Likelihood == ClassificationLikelihood.Softmax && Strategy is not (InferenceStrategy.Auto or InferenceStrategy.Dense))
             throw new NotSupportedException($"The softmax likelihood's Laplace posterior uses the dense strategy; {Strategy} is available with the Gaussian likelihood.");
+        if (CovarianceScale is { } tau && !(tau > 0 && double.IsFinite(tau)))
+            throw new ArgumentOutOfRangeException(nameof(CovarianceScale), tau, "The covariance scale must be positive and finite (null: chosen on held-out labels).");
+        if (Likelihood == ClassificationLikelihood.Gaussian && CovarianceScale is not (null or 1))
+            throw new NotSupportedException($"A covariance scale ({CovarianceScale}) applies to the softmax likelihood's Laplace covariance; the Gaussian likelihood takes null or 1.");
         if (MonteCarloSamples < 1) throw new ArgumentOutOfRangeException(nameof(MonteCarloSamples), MonteCarloSamples, "At least one sample is needed.");
     }
 }

@@ -14,7 +14,8 @@ internal sealed record FitReport(
     bool SolverConverged,
     double Jitter,
     TimeSpan Elapsed,
-    IReadOnlyList<string> Warnings)
+    IReadOnlyList<string> Warnings,
+    double CovarianceScale = 1)
 {
     /// <summary>A regression fit's report: the learned (or given) hyperparameters, and the CG solve (none for the dense strategy).</summary>
     public static FitReport Regression(InferenceStrategy strategy, LearnedHyperparameters learned, double[] constantMean, LinearAlgebra.SolveResult? solve,
@@ -31,5 +32,5 @@ internal sealed record FitReport(
     public override string ToString() =>
         $"{Strategy}: s² = {PriorVariance:G4}, σ² = {NoiseVariance:G4}, log marginal likelihood {LogMarginalLikelihood:F3}, " +
         $"solver {SolverIterations} iterations (residual {SolverResidual:E2}{(SolverConverged ? "" : ", NOT converged")}), " +
-        $"jitter {Jitter:E2}, {Elapsed.TotalSeconds:F2} s" + (Warnings.Count > 0 ? "; warnings: " + string.Join(" ", Warnings) : "");
+        $"jitter {Jitter:E2}, {Elapsed.TotalSeconds:F2} s" + (CovarianceScale != 1 ? $", covariance scale {CovarianceScale:G3}" : "") + (Warnings.Count > 0 ? "; warnings: " + string.Join(" ", Warnings) : "");
 }

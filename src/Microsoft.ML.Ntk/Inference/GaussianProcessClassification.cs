@@ -73,11 +73,14 @@ internal static class GaussianProcessClassification
             warnings.Add($"Newton's method stopped after {final.NewtonIterations} iterations with a gradient norm of {final.GradientNorm:E2} " +
                          $"({final.GradientNorm / Math.Max(final.InitialGradientNorm, 1e-300):E1} of its initial value" +
                          (final.Stagnated ? "; the objective no longer decreased within rounding)." : ")."));
+        var scale = settings.CovarianceScale is { } given ? new CovarianceScaleChoice(given, Array.Empty<(double, double)>())
+                                                          : CovarianceScaleSelection.Choose(kernel, prior, onehot, labels, independent, priorVariance, final.Weights, searching, settings);
         Tensor shift = DenseRegression.ParameterShift(problem, final.Weights, priorVariance, independent);
         var report = new FitReport(InferenceStrategy.Dense, priorVariance, NoiseVariance: 0, ConstantMean: Array.Empty<double>(), LogMarginalLikelihood: final.Evidence,
                                    HyperparameterIterations: evaluations, HyperparametersConverged: true, SolverIterations: final.NewtonIterations,
-                                   SolverResidual: final.GradientNorm, SolverConverged: final.Converged, Jitter: final.Jitter, Elapsed: clock.Elapsed, Warnings: warnings);
+                                   SolverResidual: final.GradientNorm, SolverConverged: final.Converged, Jitter: final.Jitter, Elapsed: clock.Elapsed, Warnings: warnings, CovarianceScale: scale.Scale);
         var variance = final.Variance(network, problem.InputsForPredictions(), priorVariance);
+        if (scale.Scale != 1) variance = new ScaledVariance(variance, scale.Scale);
         scope.MoveToOuter(final.Tensors);
         return new ClassificationPosterior(network, settings.Mean, priorVariance, scope.MoveToOuter(shift), variance, settings, report);
     }

@@ -93,11 +93,22 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
         {
             Tensor cross = CrossKernel(inputs);                                             // [B·C, N·C]
             long c = cross.shape[0] / b;
-            v = Root.ApplyTransposed(cross.t()).reshape(-1, b, c).permute(1, 2, 0);
             Tensor kernel = network.Kernel(inputs, inputs);
             if (independentOutputs) kernel = OutputCoupling.Independent(kernel, c);
             own = kernel.reshape(b, c, b, c).diagonal(0, 0, 2).permute(2, 0, 1);            // [B, C, C]
+            return FromCrossKernel(Root, cross.t(), own, priorVariance);
         }
+        return own.Times(priorVariance) - v.matmul(v.transpose(1, 2)).Times(priorVariance * priorVariance);
+    }
+
+    /// <summary>
+    /// s² K0(x*, x*) blocks − s⁴ Vᵀ V with V = Rᵀ k0(X, x*): the latent covariance [B, C, C] of B inputs from their cross kernel
+    /// to the training outputs, [N·C, B·C] (layout n·C + c), and their prior blocks K0(x*, x*), [B, C, C].
+    /// </summary>
+    public static Tensor FromCrossKernel(KernelInverseRoot root, Tensor cross, Tensor own, double priorVariance)
+    {
+        long b = own.shape[0], c = own.shape[1];
+        Tensor v = root.ApplyTransposed(cross).reshape(-1, b, c).permute(1, 2, 0);          // [B, C, m]
         return own.Times(priorVariance) - v.matmul(v.transpose(1, 2)).Times(priorVariance * priorVariance);
     }
 

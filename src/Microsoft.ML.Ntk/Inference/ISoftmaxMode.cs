@@ -22,6 +22,13 @@ internal interface ISoftmaxMode
     /// <summary>The tensors the mode and its variance hold (for moving them out of a dispose scope).</summary>
     IEnumerable<Tensor> Tensors { get; }
 
+    /// <summary>
+    /// The latent covariance [B, C, C] at B inputs given by their kernel, in the layout of the mode's kernel: with independent
+    /// outputs the cross kernel by class [C, N, B] and the prior variances [B, C]; with the full kernel the cross kernel
+    /// [N·C, B·C] and the prior C×C blocks [B, C, C].
+    /// </summary>
+    Tensor Covariance(Tensor cross, Tensor own, double priorVariance);
+
     /// <summary>The latent predictive variance at this mode for the training inputs and s².</summary>
     IPosteriorVariance Variance(LinearizedNetwork network, PreparedInputs training, double priorVariance);
 }

@@ -18,6 +18,9 @@ internal sealed record IndependentMode(Tensor Weights, double Objective, double 
     public IPosteriorVariance Variance(LinearizedNetwork network, PreparedInputs training, double priorVariance) =>
         new IndependentLaplaceVariance(network, training, Lower, RootD, Coupling, priorVariance);
 
+    public Tensor Covariance(Tensor cross, Tensor own, double priorVariance) =>
+        IndependentLaplaceVariance.FromCrossKernel(Lower, RootD, Coupling, cross, own, priorVariance);
+
     public IEnumerable<Tensor> Tensors => new[] { Weights, Lower, RootD, Coupling };
 }
 
@@ -48,8 +51,9 @@ internal static class IndependentLaplace
         double initial = problem.GradientNorm(problem.Evaluate(zeros_like(problem.M)));
         double target = ModeAccuracy.TargetGradient(settings, initial, priorVariance, objectiveAccuracy);
         double gradient = problem.GradientNorm(state);
-        int iteration = 0, withoutProgress = 0;
+        int iteration = 0;
         bool stagnated = false;
+        var progress = new NewtonProgress(gradient, state.Objective);
         while (gradient > target && iteration < InferenceSettings.MaxNewtonIterations && !stagnated)
         {
             settings.Cancellation.ThrowIfCancellationRequested();
@@ -64,10 +68,8 @@ internal static class IndependentLaplace
                     step.MoveToOuter(state.Weights, state.Latent);
                 }
             }
-            double previous = gradient;
             gradient = problem.GradientNorm(state);
-            withoutProgress = gradient < 0.9 * previous ? 0 : withoutProgress + 1;
-            stagnated |= withoutProgress >= InferenceSettings.StagnantIterations;
+            stagnated |= progress.Stagnated(gradient, state.Objective);
             settings.Report(SolverPhase.Iterating, iteration, () => $"Newton iteration {iteration}: gradient norm {gradient:E2}");
         }
         var f = problem.Factor(state);

@@ -52,11 +52,20 @@ internal sealed class IndependentLaplaceVariance : IPosteriorVariance
 
     public Tensor Covariance(TestInputs inputs)
     {
-        long b = inputs.Count, c = Classes, n = Training.Count;
         var (cross, prior) = CrossByClass(inputs);                                               // [C, N, B], [B, C]
-        Tensor u = linalg.solve_triangular(Lower, RootD.unsqueeze(2) * cross, upper: false);     // L_c⁻¹ D_c^½ k_c
-        Tensor e = RootD.unsqueeze(2) * linalg.solve_triangular(Lower.transpose(1, 2), u, upper: true);   // E_c k_c
-        Tensor z = linalg.solve_triangular(Coupling, e.permute(1, 0, 2).reshape(n, c * b), upper: false)
+        return FromCrossKernel(Lower, RootD, Coupling, cross, prior, priorVariance);
+    }
+
+    /// <summary>
+    /// The latent covariance [B, C, C] of B inputs from the factors at the mode, their cross kernel by class k0_c(X, x*)
+    /// [C, N, B] and their prior variances k0_c(x*, x*) [B, C] (the formula of the class summary).
+    /// </summary>
+    public static Tensor FromCrossKernel(Tensor lower, Tensor rootD, Tensor coupling, Tensor cross, Tensor prior, double priorVariance)
+    {
+        long b = cross.shape[2], c = cross.shape[0], n = cross.shape[1];
+        Tensor u = linalg.solve_triangular(lower, rootD.unsqueeze(2) * cross, upper: false);     // L_c⁻¹ D_c^½ k_c
+        Tensor e = rootD.unsqueeze(2) * linalg.solve_triangular(lower.transpose(1, 2), u, upper: true);   // E_c k_c
+        Tensor z = linalg.solve_triangular(coupling, e.permute(1, 0, 2).reshape(n, c * b), upper: false)
                          .reshape(n, c, b).permute(2, 1, 0);                                     // z_c: [B, C, N]
         Tensor own = prior.Times(priorVariance) - u.Squared().sum(dim: 1).t().Times(priorVariance * priorVariance);
         return diag_embed(own).Plus(z.matmul(z.transpose(1, 2)).Times(priorVariance * priorVariance));

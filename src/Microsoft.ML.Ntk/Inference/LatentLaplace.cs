@@ -28,6 +28,9 @@ internal sealed record LaplaceMode(Tensor Weights, Tensor Probabilities, double 
     public IPosteriorVariance Variance(LinearizedNetwork network, PreparedInputs training, double priorVariance) =>
         new KernelSpaceVariance(network, training, root ??= Root(), priorVariance);
 
+    public Tensor Covariance(Tensor cross, Tensor own, double priorVariance) =>
+        KernelSpaceVariance.FromCrossKernel(root ??= Root(), cross, own, priorVariance);
+
     public IEnumerable<Tensor> Tensors => new[] { Weights, Probabilities, (root ??= Root()).LeftFactor!, root.LowerCholesky };
 }
 
@@ -58,8 +61,9 @@ internal static class LatentLaplace
         double initial = GradientNorm(kernel, y, Evaluate(kernel, m, y, n, c, priorVariance, zeros_like(m)));
         double target = ModeAccuracy.TargetGradient(settings, initial, priorVariance, objectiveAccuracy);
         double gradient = GradientNorm(kernel, y, state);
-        int iteration = 0, withoutProgress = 0;
+        int iteration = 0;
         bool stagnated = false;
+        var progress = new NewtonProgress(gradient, state.Objective);
         while (gradient > target && iteration < InferenceSettings.MaxNewtonIterations && !stagnated)
         {
             settings.Cancellation.ThrowIfCancellationRequested();
@@ -75,10 +79,8 @@ internal static class LatentLaplace
                     step.MoveToOuter(state.Weights, state.Latent, state.Probabilities);
                 }
             }
-            double previous = gradient;
             gradient = GradientNorm(kernel, y, state);
-            withoutProgress = gradient < 0.9 * previous ? 0 : withoutProgress + 1;
-            stagnated |= withoutProgress >= InferenceSettings.StagnantIterations;
+            stagnated |= progress.Stagnated(gradient, state.Objective);
             settings.Report(SolverPhase.Iterating, iteration, () => $"Newton iteration {iteration}: gradient norm {gradient:E2}");
         }
         var curvature = CurvatureBlocks.At(state.Probabilities);

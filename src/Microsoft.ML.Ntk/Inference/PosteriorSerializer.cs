@@ -61,7 +61,7 @@ internal static class PosteriorSerializer
         writer.Write(report.LogMarginalLikelihood);
     }
 
-    private static void WriteVariance(BinaryWriter writer, IPosteriorVariance variance)
+    internal static void WriteVariance(BinaryWriter writer, IPosteriorVariance variance)
     {
         if (!Readers.ContainsKey(variance.SavedKind)) throw new NotSupportedException($"Cannot save a variance of type {variance.GetType().Name}.");
         writer.Write(variance.SavedKind);
@@ -74,6 +74,7 @@ internal static class PosteriorSerializer
         [KernelSpaceVariance.Kind] = KernelSpaceVariance.Read,
         [WeightSpaceVariance.Kind] = WeightSpaceVariance.Read,
         [IndependentLaplaceVariance.Kind] = IndependentLaplaceVariance.Read,
+        [ScaledVariance.Kind] = ScaledVariance.Read,
     };
 
     private sealed record State(PriorMean Mean, double[] Constant, double PriorVariance, double NoiseVariance, Tensor Shift,
@@ -121,7 +122,7 @@ internal static class PosteriorSerializer
         }
     }
 
-    private static IPosteriorVariance ReadVariance(BinaryReader reader, LinearizedNetwork network, double prior, double noise)
+    internal static IPosteriorVariance ReadVariance(BinaryReader reader, LinearizedNetwork network, double prior, double noise)
     {
         byte kind = reader.ReadByte();
         return Readers.TryGetValue(kind, out var read) ? read(reader, network, prior, noise)

@@ -17,20 +17,9 @@ namespace Microsoft.ML.Ntk;
 public sealed class NtkBinaryTrainer : NtkTrainer<NtkBinaryTransformer>
 {
     /// <summary>Options of the Ntk binary trainer.</summary>
-    public sealed class Options : NtkTrainerOptions
+    public sealed class Options : NtkClassificationOptions
     {
-        /// <summary>How Probability is computed from the log-odds' posterior: probit (default) or Monte Carlo.</summary>
-        public PredictiveApproximation PredictiveApproximation = PredictiveApproximation.Probit;
-
-        /// <summary>Samples per prediction with <see cref="PredictiveApproximation.MonteCarlo"/>.</summary>
-        public int MonteCarloSamples = 1000;
-
-        internal override void Validate()
-        {
-            base.Validate();
-            CheckDefined(PredictiveApproximation, nameof(PredictiveApproximation));
-            SettingsMapping.Classification(this, ClassificationLikelihood.Softmax, PredictiveApproximation, MonteCarloSamples).Validate();
-        }
+        internal override ClassificationLikelihood ChosenLikelihood => ClassificationLikelihood.Softmax;
     }
 
     private readonly Options options;
@@ -47,7 +36,7 @@ public sealed class NtkBinaryTrainer : NtkTrainer<NtkBinaryTransformer>
                 throw new ArgumentException($"The network has {outputs} outputs; binary classification of '{options.LabelColumnName}' needs one " +
                                             "(the log-odds of true) or two (softmax over false, true).");
             Tensor labels = tensor(data.Classes, dtype: ScalarType.Int64).to(network.Parameters.Device);
-            var settings = SettingsMapping.Classification(options, ClassificationLikelihood.Softmax, options.PredictiveApproximation, options.MonteCarloSamples, solver);
+            var settings = SettingsMapping.Classification(options, solver);
             var posterior = GaussianProcessClassification.Fit(network, inputs, labels, settings);
             return new FitRun.Posterior(posterior.Report, stream => PosteriorSerializer.Write(stream, posterior));
         });

@@ -15,16 +15,10 @@ namespace Microsoft.ML.Ntk;
 public sealed class NtkMulticlassTrainer : NtkTrainer<NtkMulticlassTransformer>
 {
     /// <summary>Options of the Ntk multiclass trainer.</summary>
-    public sealed class Options : NtkTrainerOptions
+    public sealed class Options : NtkClassificationOptions
     {
         /// <summary>Softmax (Laplace posterior, the default) or Gaussian (regression on one-hot labels, fastest).</summary>
         public ClassificationLikelihood Likelihood = ClassificationLikelihood.Softmax;
-
-        /// <summary>How probabilities are computed from the latent posterior: probit (default) or Monte Carlo.</summary>
-        public PredictiveApproximation PredictiveApproximation = PredictiveApproximation.Probit;
-
-        /// <summary>Samples per prediction with <see cref="PredictiveApproximation.MonteCarlo"/>.</summary>
-        public int MonteCarloSamples = 1000;
 
         /// <summary>
         /// The network's class names in output order (output 0 first). When given, each of the label's key values is matched
@@ -33,12 +27,12 @@ public sealed class NtkMulticlassTrainer : NtkTrainer<NtkMulticlassTransformer>
         /// </summary>
         public string[]? OutputClassNames;
 
+        internal override ClassificationLikelihood ChosenLikelihood => Likelihood;
+
         internal override void Validate()
         {
-            base.Validate();
             CheckDefined(Likelihood, nameof(Likelihood));
-            CheckDefined(PredictiveApproximation, nameof(PredictiveApproximation));
-            SettingsMapping.Classification(this, Likelihood, PredictiveApproximation, MonteCarloSamples).Validate();
+            base.Validate();
         }
     }
 
@@ -60,7 +54,7 @@ public sealed class NtkMulticlassTrainer : NtkTrainer<NtkMulticlassTransformer>
                 throw new ArgumentException($"The label '{options.LabelColumnName}' has {classNames.Length} classes, but the network has {outputs} outputs; " +
                                             "they must be equal (one output per class; OutputClassNames says which is which).");
             Tensor labels = tensor(data.Classes.Select(k => (long)outputOfKey[k]).ToArray(), dtype: ScalarType.Int64).to(network.Parameters.Device);
-            var settings = SettingsMapping.Classification(options, options.Likelihood, options.PredictiveApproximation, options.MonteCarloSamples, solver);
+            var settings = SettingsMapping.Classification(options, solver);
             var posterior = GaussianProcessClassification.Fit(network, inputs, labels, settings);
             return new FitRun.Posterior(posterior.Report, stream => PosteriorSerializer.Write(stream, posterior));
         }, outputOfKey);

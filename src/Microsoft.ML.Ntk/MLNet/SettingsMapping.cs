@@ -13,7 +13,6 @@ internal static class SettingsMapping
         new(options.Mean, options.PriorVariance, options.NoiseVariance, options.Strategy, solver, Seed: options.Seed,
             IndependentOutputs: options.IndependentOutputs, NoiseFloor: options.NoiseVarianceFloor);
 
-    public static ClassificationSettings Classification(NtkTrainerOptions options, ClassificationLikelihood likelihood, PredictiveApproximation predictive,
-                                                        int monteCarloSamples, SolverSettings? solver = null) =>
-        new(likelihood, predictive, monteCarloSamples, Regression(options, solver ?? new SolverSettings()));
+    public static ClassificationSettings Classification(NtkClassificationOptions options, SolverSettings solver) =>
+        new(options.ChosenLikelihood, options.PredictiveApproximation, options.MonteCarloSamples, Regression(options, solver), options.CovarianceScale);
 }

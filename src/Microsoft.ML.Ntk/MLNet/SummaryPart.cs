@@ -19,6 +19,7 @@ internal static class SummaryPart
         writer.Write(summary.Elapsed.Ticks);
         writer.Write(summary.Warnings.Count);
         foreach (string warning in summary.Warnings) writer.Write(warning);
+        writer.Write(summary.CovarianceScale);                     // after the warnings: models saved before it end there
     }
 
     public static NtkFitSummary Read(Stream part)
@@ -35,6 +36,8 @@ internal static class SummaryPart
         int count = reader.ReadInt32();
         if (count is < 0 or > 10_000) throw new InvalidDataException($"The Ntk model's fit summary claims {count} warnings.");
         var warnings = Enumerable.Range(0, count).Select(_ => reader.ReadString()).ToArray();
-        return new NtkFitSummary(strategy, rows, parameters, prior, noise, logMarginal, hyperIterations, solverIterations, residual, converged, elapsed, warnings);
+        double scale = part.CanSeek && part.Position >= part.Length ? 1 : reader.ReadDouble();
+        if (!(scale > 0 && double.IsFinite(scale))) throw new InvalidDataException($"The Ntk model's fit summary has a covariance scale of {scale}.");
+        return new NtkFitSummary(strategy, rows, parameters, prior, noise, logMarginal, hyperIterations, solverIterations, residual, converged, elapsed, warnings, scale);
     }
 }

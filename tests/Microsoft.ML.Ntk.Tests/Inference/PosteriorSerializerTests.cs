@@ -34,18 +34,20 @@ public class PosteriorSerializerTests
     }
 
     [Theory]
-    [InlineData(ClassificationLikelihood.Softmax, PredictiveApproximation.MonteCarlo, false)]
-    [InlineData(ClassificationLikelihood.Softmax, PredictiveApproximation.Probit, false)]
-    [InlineData(ClassificationLikelihood.Softmax, PredictiveApproximation.Probit, true)]
-    [InlineData(ClassificationLikelihood.Gaussian, PredictiveApproximation.Probit, false)]
+    [InlineData(ClassificationLikelihood.Softmax, PredictiveApproximation.MonteCarlo, false, 1.0)]
+    [InlineData(ClassificationLikelihood.Softmax, PredictiveApproximation.Probit, false, 1.0)]
+    [InlineData(ClassificationLikelihood.Softmax, PredictiveApproximation.Probit, true, 1.0)]
+    [InlineData(ClassificationLikelihood.Softmax, PredictiveApproximation.MonteCarlo, true, 0.1)]
+    [InlineData(ClassificationLikelihood.Gaussian, PredictiveApproximation.Probit, false, 1.0)]
     public void AClassificationPosteriorPredictsTheSameAfterSavingAndLoading(ClassificationLikelihood likelihood, PredictiveApproximation predictive,
-                                                                            bool independentOutputs)
+                                                                            bool independentOutputs, double covarianceScale)
     {
         var test = TestNetworks.Create("cnn-batchnorm");
         manual_seed(82);
         var posterior = GaussianProcessClassification.Fit(new LinearizedNetwork(test.Network, ParameterSelection.All), test.Inputs,
             tensor(new long[] { 1, 0, 2 }), new ClassificationSettings(likelihood, PriorVariance: 1.5, Predictive: predictive, MonteCarloSamples: 200, Seed: 4,
-                                                              IndependentOutputs: independentOutputs));
+                                                              IndependentOutputs: independentOutputs, CovarianceScale: covarianceScale));
+        Assert.Equal(covarianceScale != 1, posterior.Variance is ScaledVariance);
         var stream = new MemoryStream();
         PosteriorSerializer.Write(stream, posterior);
         stream.Position = 0;
