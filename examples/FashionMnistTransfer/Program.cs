@@ -99,7 +99,8 @@ Results.WriteMarkdown("fashion-mnist.md", "Fashion-MNIST transfer: rotated image
     [0, 1] and standardized with the source images' mean and standard deviation (the Ntk trainer's ChannelMeans /
     ChannelStandardDeviations; the same for the baselines). Pretraining: Adam, learning rate 3e-3, 1,500 steps of 128 images, one thread,
     seeded. Ntk: the multiclass trainer through an ML.NET pipeline (MapValueToKey with the class names in output order,
-    OutputClassNames), softmax likelihood, s² by the Laplace evidence, probit predictions, with independent outputs (C blocks of
+    OutputClassNames), softmax likelihood, s² by the Laplace evidence, probit predictions from the Laplace covariance times the
+    factor chosen on held-out labels (the default CovarianceScale: 5-fold cross-validation on the labelled images), with independent outputs (C blocks of
     N × N) or the full kernel (up to 10 labels per class: beyond, one N·C × N·C factorization per Newton step costs minutes);
     its fit time includes reading the rows and saving the model state, its predict time is ML.NET's row-by-row Transform of the
     test set (batched). Fine-tuning and last-layer retraining: Adam on minibatches of 32 (or all images when fewer), batch norm in
