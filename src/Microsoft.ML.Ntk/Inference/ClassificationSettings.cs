@@ -23,7 +23,7 @@ internal sealed record ClassificationSettings
         bool IndependentOutputs = false,
         InferenceStrategy Strategy = InferenceStrategy.Auto,
         double NoiseFloor = InferenceSettings.DefaultNoiseFloor,
-        double? CovarianceScale = 1)
+        double? CovarianceScale = null)
         : this(Likelihood, Predictive, MonteCarloSamples,
                new RegressionSettings(Mean, PriorVariance, NoiseVariance, Strategy, Solver, Seed: Seed, IndependentOutputs: IndependentOutputs, NoiseFloor: NoiseFloor),
                CovarianceScale)
@@ -32,7 +32,7 @@ internal sealed record ClassificationSettings
 
     /// <summary>The classification settings around the regression settings they share.</summary>
     public ClassificationSettings(ClassificationLikelihood likelihood, PredictiveApproximation predictive, int monteCarloSamples, RegressionSettings gp,
-                                  double? covarianceScale = 1)
+                                  double? covarianceScale = null)
     {
         CovarianceScale = covarianceScale;
         Likelihood = likelihood;

@@ -72,9 +72,10 @@ internal static class IndependentLaplace
             stagnated |= progress.Stagnated(gradient, state.Objective);
             settings.Report(SolverPhase.Iterating, iteration, () => $"Newton iteration {iteration}: gradient norm {gradient:E2}");
         }
+        bool converged = gradient <= target || ModeAccuracy.WithinRounding(gradient, priorVariance, state.Objective);
         var f = problem.Factor(state);
         return new IndependentMode(scope.MoveToOuter(state.Weights.reshape(-1)), state.Objective, f.LogDeterminant, iteration, gradient, initial,
-                                   gradient <= target, stagnated && gradient > target, scope.MoveToOuter(f.Lower), scope.MoveToOuter(f.RootD),
+                                   converged, stagnated && !converged, scope.MoveToOuter(f.Lower), scope.MoveToOuter(f.RootD),
                                    scope.MoveToOuter(f.M), f.Jitter);
     }
 

@@ -83,10 +83,11 @@ internal static class LatentLaplace
             stagnated |= progress.Stagnated(gradient, state.Objective);
             settings.Report(SolverPhase.Iterating, iteration, () => $"Newton iteration {iteration}: gradient norm {gradient:E2}");
         }
+        bool converged = gradient <= target || ModeAccuracy.WithinRounding(gradient, priorVariance, state.Objective);
         var curvature = CurvatureBlocks.At(state.Probabilities);
         var factor = Factor(kernel, curvature, priorVariance);
         var mode = new LaplaceMode(scope.MoveToOuter(state.Weights), scope.MoveToOuter(state.Probabilities), state.Objective, iteration,
-                                   gradient, initial, gradient <= target, stagnated && gradient > target, curvature, factor);
+                                   gradient, initial, converged, stagnated && !converged, curvature, factor);
         scope.MoveToOuter(curvature.Curvature, curvature.Root, factor.Lower);
         return mode;
     }

@@ -16,4 +16,12 @@ internal static class ModeAccuracy
         double relative = Math.Max(settings.Tolerance, InferenceSettings.RoundingFloor) * Math.Max(initialGradient, 1e-300);
         return objectiveAccuracy > 0 ? Math.Max(relative, Math.Sqrt(2 * objectiveAccuracy / priorVariance)) : relative;
     }
+
+    /// <summary>
+    /// Whether the objective is provably within its own rounding of the minimum (½ s² |g|² below
+    /// <see cref="InferenceSettings.NewtonObjectiveRounding"/> of its size): a solve that stagnates there has found the mode
+    /// as well as float64 can tell, and counts as converged.
+    /// </summary>
+    public static bool WithinRounding(double gradient, double priorVariance, double objective) =>
+        0.5 * priorVariance * gradient * gradient <= InferenceSettings.NewtonObjectiveRounding * Math.Max(1, Math.Abs(objective));
 }

@@ -72,7 +72,8 @@ public class ClassificationTests
         var network = new LinearizedNetwork(test.Network, ParameterSelection.All, TangentMode.Auto, batchSize: 2);
         var settings = new ClassificationSettings(Mean: networkMean ? PriorMean.Network : PriorMean.Zero, PriorVariance: 0.8,
                                                   Predictive: PredictiveApproximation.MonteCarlo, MonteCarloSamples: 4000,
-                                                  Solver: new SolverSettings(Tolerance: 1e-10, MaxIterations: 2000), IndependentOutputs: independent);
+                                                  Solver: new SolverSettings(Tolerance: 1e-10, MaxIterations: 2000), IndependentOutputs: independent,
+                                                  CovarianceScale: 1);                         // the Laplace covariance itself is compared
         var posterior = GaussianProcessClassification.Fit(network, test.Inputs, labels, settings);
         var reference = Reference(test.Network, test.Inputs, labels, testInputs, 0.8, networkMean, independent);
         Assert.True(posterior.Report.SolverConverged, posterior.Report.ToString());

@@ -75,7 +75,7 @@ public class MulticlassTrainerTests
         Tensor x = tensor(trainRows.SelectMany(r => r.Features).ToArray()).to(ScalarType.Float64).reshape(trainRows.Length, 2);
         Tensor labels = tensor(trainRows.Select(r => (long)Array.IndexOf(order, r.Class)).ToArray());
         var posterior = GaussianProcessClassification.Fit(linearized, x, labels,
-                                                          new ClassificationSettings(PriorVariance: priorVariance, IndependentOutputs: independentOutputs, CovarianceScale: null));
+                                                          new ClassificationSettings(PriorVariance: priorVariance, IndependentOutputs: independentOutputs));
         var testRows = NtkTestData.Classes(40, seed: 5);
         var expected = posterior.Predict(tensor(testRows.SelectMany(r => r.Features).ToArray()).to(ScalarType.Float64).reshape(testRows.Length, 2));
 
