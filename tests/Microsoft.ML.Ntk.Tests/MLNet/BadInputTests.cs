@@ -139,6 +139,15 @@ public class BadInputTests : IDisposable
         Assert.Throws<ArgumentOutOfRangeException>(() => Regression(o => o.BatchSize = 0));
         var softmax = new NtkMulticlassTrainer.Options { Network = NtkTestData.Mlp(folder, outputs: 3), Strategy = InferenceStrategy.WeightSpace };
         Assert.Contains("dense strategy", Assert.Throws<NotSupportedException>(() => ml.MulticlassClassification.Trainers.Ntk(softmax)).Message);
+        foreach (double scale in new[] { 0, -1, double.NaN, double.PositiveInfinity })
+        {
+            var scaled = new NtkMulticlassTrainer.Options { Network = NtkTestData.Mlp(folder, outputs: 3), CovarianceScale = scale };
+            Assert.Contains("CovarianceScale", Assert.Throws<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.Ntk(scaled)).Message);
+            var binary = new NtkBinaryTrainer.Options { Network = NtkTestData.Mlp(folder, outputs: 1), CovarianceScale = scale };
+            Assert.Contains("CovarianceScale", Assert.Throws<ArgumentOutOfRangeException>(() => ml.BinaryClassification.Trainers.Ntk(binary)).Message);
+        }
+        var gaussian = new NtkMulticlassTrainer.Options { Network = NtkTestData.Mlp(folder, outputs: 3), Likelihood = ClassificationLikelihood.Gaussian, CovarianceScale = 0.5 };
+        Assert.Contains("Gaussian likelihood", Assert.Throws<NotSupportedException>(() => ml.MulticlassClassification.Trainers.Ntk(gaussian)).Message);
         var tolerance = Regression(o => o.Tolerance = 2);
         Assert.Throws<ArgumentOutOfRangeException>(() => tolerance.Fit(ml.Data.LoadFromEnumerable(NtkTestData.Regression(5, 1))));
     }
