@@ -35,6 +35,7 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
     private readonly double priorVariance;
     private readonly bool independentOutputs;
     private readonly Lazy<Tensor?> projected;
+    private readonly Lazy<Tensor?> trainingRows;
 
     public KernelSpaceVariance(LinearizedNetwork network, PreparedInputs training, KernelInverseRoot root, double priorVariance,
                                bool independentOutputs = false)
@@ -45,6 +46,7 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
         this.priorVariance = priorVariance;
         this.independentOutputs = independentOutputs;
         projected = new Lazy<Tensor?>(Project, LazyThreadSafetyMode.ExecutionAndPublication);
+        trainingRows = new Lazy<Tensor?>(KeepTrainingRows, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     public bool IndependentOutputs => independentOutputs;
@@ -56,8 +58,22 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
         !independentOutputs && !network.HasStructuredKernel(Training) &&
         StrategyChoice.ProjectionFits(Root.LowerCholesky.shape[0], network.Parameters.Count);
 
+    /// <summary>
+    /// With independent outputs the projection does not apply (the masked kernel is not J Jᵀ); the training Jacobian J(X)
+    /// [N·C, P] is kept instead, under the same budget, so that the cross kernel costs one product with the test rows.
+    /// </summary>
+    public bool KeepsTrainingRows =>
+        independentOutputs && !network.HasStructuredKernel(Training) &&
+        StrategyChoice.ProjectionFits(Root.LowerCholesky.shape[0], network.Parameters.Count);
+
     public Tensor Latent(TestInputs inputs)
     {
+        if (KernelsFromTrainingRows(inputs) is { } kept)
+        {
+            Tensor explainedRows = Root.ApplyTransposed(kept.Cross.t()).Squared().sum(dim: 0);
+            Tensor own = kept.Own.diagonal(0, 1, 2);
+            return own.Times(priorVariance) - explainedRows.reshape(own.shape).Times(priorVariance * priorVariance);
+        }
         if (projected.Value is { } w)
         {
             Tensor rows = inputs.JacobianRows;                                              // J(x*): [B·C, P]
@@ -81,6 +97,7 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
     {
         long b = test.Count;
         var inputs = test.Prepared;
+        if (KernelsFromTrainingRows(test) is { } kept) return FromCrossKernel(Root, kept.Cross.t(), kept.Own, priorVariance);
         Tensor v, own;
         if (projected.Value is { } w)
         {
@@ -113,7 +130,8 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
     }
 
     public long Bytes => Root.Bytes + Training.HeadInputs.numel() * Training.HeadInputs.ElementSize +
-                         (projected.IsValueCreated && projected.Value is { } w ? w.numel() * sizeof(double) : 0);
+                         (projected.IsValueCreated && projected.Value is { } w ? w.numel() * sizeof(double) : 0) +
+                         (trainingRows.IsValueCreated && trainingRows.Value is { } rows ? rows.numel() * sizeof(double) : 0);
 
     public const byte Kind = 1;
 
@@ -148,6 +166,27 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
         Tensor w = Root.ApplyTransposed(network.Jacobian(Training)).contiguous();
         w.DetachFromDisposeScope();
         return w;
+    }
+
+    /// <summary>J(X) outside every dispose scope (it lives as long as this posterior), or null when not kept.</summary>
+    private Tensor? KeepTrainingRows()
+    {
+        if (!KeepsTrainingRows) return null;
+        using var noGrad = no_grad();
+        Tensor rows = network.Jacobian(Training);
+        rows.DetachFromDisposeScope();
+        return rows;
+    }
+
+    /// <summary>With the training rows kept: the masked cross kernel [B·C, N·C] and the prior blocks [B, C, C] (diagonal), else null.</summary>
+    private (Tensor Cross, Tensor Own)? KernelsFromTrainingRows(TestInputs test)
+    {
+        if (trainingRows.Value is not { } rows) return null;
+        Tensor j = test.JacobianRows;                                                       // [B·C, P]
+        long c = j.shape[0] / test.Count;
+        Tensor cross = OutputCoupling.Independent(j.matmul(rows.t()), c);
+        Tensor own = diag_embed(j.Squared().sum(dim: 1).reshape(test.Count, c));
+        return (cross, own);
     }
 
     private Tensor CrossKernel(PreparedInputs inputs)

@@ -21,7 +21,10 @@ public class IndependentOutputsTests
         const double s2 = 0.6, n2 = 0.04;
         var network = new LinearizedNetwork(test.Network, ParameterSelection.All);
         var settings = new RegressionSettings(PriorMean.Network, s2, n2, strategy, new SolverSettings(1e-12, 500), LanczosSteps: 9, IndependentOutputs: true);
-        var prediction = GaussianProcessRegression.Fit(network, test.Inputs, targets, settings).Predict(queries);
+        var posterior = GaussianProcessRegression.Fit(network, test.Inputs, targets, settings);
+        var prediction = posterior.Predict(queries);
+        // The CNN has no structured kernel: its predictions take the cross kernel from the kept training Jacobian.
+        Assert.True(posterior.Variance is KernelSpaceVariance { KeepsTrainingRows: true }, posterior.Variance.GetType().Name);
 
         var parameters = test.Network.parameters().ToList<Tensor>();
         Tensor j = ReferenceJacobian.ByRows(test.Network, test.Inputs, parameters), jStar = ReferenceJacobian.ByRows(test.Network, queries, parameters);
