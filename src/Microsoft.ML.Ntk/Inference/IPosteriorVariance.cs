@@ -156,27 +156,12 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
         return new KernelSpaceVariance(network, network.AdoptPrepared(inputs), root, priorVariance, independent);
     }
 
-    /// <summary>W = Rᵀ J(X), outside every dispose scope (it lives as long as this posterior), or null when not used.</summary>
-    private Tensor? Project()
-    {
-        if (!UsesProjection) return null;
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        // Row-major: LAPACK's triangular solve leaves it column-major, and every product with it would first copy it.
-        Tensor w = Root.ApplyTransposed(network.Jacobian(Training)).contiguous();
-        w.DetachFromDisposeScope();
-        return w;
-    }
+    /// <summary>W = Rᵀ J(X), kept for the posterior's lifetime (<see cref="PredictionState"/>), or null when not used.</summary>
+    // Row-major: LAPACK's triangular solve leaves it column-major, and every product with it would first copy it.
+    private Tensor? Project() => PredictionState.Keep(UsesProjection, () => Root.ApplyTransposed(network.Jacobian(Training)).contiguous());
 
-    /// <summary>J(X) outside every dispose scope (it lives as long as this posterior), or null when not kept.</summary>
-    private Tensor? KeepTrainingRows()
-    {
-        if (!KeepsTrainingRows) return null;
-        using var noGrad = no_grad();
-        Tensor rows = network.Jacobian(Training);
-        rows.DetachFromDisposeScope();
-        return rows;
-    }
+    /// <summary>J(X), kept for the posterior's lifetime, or null when not kept.</summary>
+    private Tensor? KeepTrainingRows() => PredictionState.Keep(KeepsTrainingRows, () => network.Jacobian(Training));
 
     /// <summary>With the training rows kept: the masked cross kernel [B·C, N·C] and the prior blocks [B, C, C] (diagonal), else null.</summary>
     private (Tensor Cross, Tensor Own)? KernelsFromTrainingRows(TestInputs test)

@@ -115,13 +115,6 @@ internal sealed class IndependentLaplaceVariance : IPosteriorVariance
         return (byClass.permute(2, 1, 0), diagonal);
     }
 
-    /// <summary>The training Jacobian by output, outside every dispose scope (it lives as long as this posterior), or null.</summary>
-    private Tensor? ArrangeTrainingRows()
-    {
-        if (!KeepsTrainingRows) return null;
-        using var noGrad = no_grad();
-        Tensor rows = network.JacobianByOutput(Training);
-        rows.DetachFromDisposeScope();
-        return rows;
-    }
+    /// <summary>The training Jacobian by output, kept for the posterior's lifetime (<see cref="PredictionState"/>), or null.</summary>
+    private Tensor? ArrangeTrainingRows() => PredictionState.Keep(KeepsTrainingRows, () => network.JacobianByOutput(Training));
 }
