@@ -14,4 +14,10 @@ internal static class LinearizationSettings
 
     /// <summary>How many tangents one pass over the larger input set carries in <see cref="LinearizedNetwork.GenericKernel"/> (bounds memory).</summary>
     public const int TangentChunk = 64;
+
+    /// <summary>
+    /// The most bytes of temporaries one chunk of a factored layer kernel's rows may take (<see cref="FactoredLayerKernel"/>):
+    /// 256 MiB, large enough that each chunk is one big matrix product, small beside the kernel itself.
+    /// </summary>
+    public const long FactoredChunkBytes = 256L << 20;
 }

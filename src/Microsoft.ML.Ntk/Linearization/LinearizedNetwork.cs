@@ -154,9 +154,9 @@ internal sealed class LinearizedNetwork
 
     /// <summary>
     /// The C diagonal blocks of the explicit kernel, K0_c(X, X) = J_c J_cᵀ, as [C, N, N] in float64: what independent
-    /// outputs need, at 1/C of the products of the whole kernel when J is formed.
+    /// outputs need, at 1/C of the products of the whole kernel when J is formed. <paramref name="factoring"/> is for tests.
     /// </summary>
-    public Tensor KernelBlocks(PreparedInputs x)
+    public Tensor KernelBlocks(PreparedInputs x, Factoring factoring = Factoring.WhenItPays)
     {
         CheckOwner(x);
         using var scope = NewDisposeScope();
@@ -166,7 +166,7 @@ internal sealed class LinearizedNetwork
             long n = x.Count, c = full.shape[0] / n;
             return scope.MoveToOuter(full.reshape(n, c, n, c).diagonal(0, 1, 3).permute(2, 0, 1).contiguous());
         }
-        if (HasKnownLayers && LayerKernel.Blocks(head, x, (int)OutputCount(x), BatchSize) is { } layered) return scope.MoveToOuter(layered);
+        if (HasKnownLayers && LayerKernel.Blocks(head, x, (int)OutputCount(x), BatchSize, factoring) is { } layered) return scope.MoveToOuter(layered);
         Tensor rows = JacobianByOutput(x);
         return scope.MoveToOuter(rows.bmm(rows.transpose(1, 2)));
     }
@@ -201,12 +201,12 @@ internal sealed class LinearizedNetwork
     /// <summary>
     /// K(X1, X2) for any network. J Jᵀ for one set; for two, the Jacobian of the smaller set only, whose rows are then pushed
     /// through the larger one as tangents (J_large · J_smallᵀ), in chunks: predicting a few rows against N training
-    /// inputs costs a few Jacobian rows and tangent passes instead of N·C backward passes.
+    /// inputs costs a few Jacobian rows and tangent passes instead of N·C backward passes. <paramref name="factoring"/> is for tests.
     /// </summary>
-    public Tensor GenericKernel(PreparedInputs x1, PreparedInputs x2)
+    public Tensor GenericKernel(PreparedInputs x1, PreparedInputs x2, Factoring factoring = Factoring.WhenItPays)
     {
         using var scope = NewDisposeScope();
-        if (ReferenceEquals(x1, x2) && HasKnownLayers && LayerKernel.Full(head, x1, (int)OutputCount(x1), BatchSize) is { } layered)
+        if (ReferenceEquals(x1, x2) && HasKnownLayers && LayerKernel.Full(head, x1, (int)OutputCount(x1), BatchSize, factoring) is { } layered)
             return scope.MoveToOuter(layered);
         if (ReferenceEquals(x1, x2))
         {

@@ -34,16 +34,16 @@ internal static class StructuredKernel
         using var scope = NewDisposeScope();
         var f1 = BatchedFeatures(head, parameters, x1, batchSize);
         var f2 = ReferenceEquals(x1, x2) ? f1 : BatchedFeatures(head, parameters, x2, batchSize);
-        Tensor? kernel = null;
+        long c = f1[0].Delta.shape[1];
+        Tensor kernel = zeros(x1.shape[0] * c, x2.shape[0] * c, dtype: ScalarType.Float64, device: f1[0].Delta.device);
         for (int l = 0; l < f1.Count; l++)
-        {
-            var (a1, d1, weight, bias) = f1[l];
-            var (a2, d2, _, _) = f2[l];
-            Tensor term = LinearRule.StructuredKernelTerm(a1, d1, a2, d2, weight, bias);
-            kernel = kernel is null ? term : kernel.Accumulate(term);
-        }
-        return scope.MoveToOuter(kernel!);
+            FactoredLayerKernel.AddFull(kernel, AsFactors(f1[l]), AsFactors(f2[l]));
+        return scope.MoveToOuter(kernel);
     }
+
+    /// <summary>One layer's features as the factors of one position each.</summary>
+    private static FactoredLayerKernel.Factors AsFactors((Tensor A, Tensor Delta, bool Weight, bool Bias) layer) =>
+        new(layer.Weight ? layer.A.unsqueeze(1) : null, layer.Delta.permute(1, 0, 2).unsqueeze(2), layer.Bias);
 
     /// <summary>The exact diagonal k_cc(x_n, x_n) as [N, C] in float64: Σ_l |Δ_l|² (|A_l|² + 1).</summary>
     public static Tensor Diagonal(nn.Module head, AdaptedParameters parameters, Tensor x, int batchSize)

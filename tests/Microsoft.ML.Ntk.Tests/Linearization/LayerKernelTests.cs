@@ -10,11 +10,19 @@ namespace Microsoft.ML.Ntk.Tests.Linearization;
 /// </summary>
 public class LayerKernelTests
 {
-    public static TheoryData<string> Networks() => new(TestNetworks.Names);
-
-    [Theory, MemberData(nameof(Networks))]
-    public void TheLayerKernelAndItsBlocksMatchTheExplicitJacobian(string name)
+    public static TheoryData<string, bool> Networks()
     {
+        var data = new TheoryData<string, bool>();
+        foreach (var name in TestNetworks.Names)
+            foreach (var everywhere in new[] { false, true }) data.Add(name, everywhere);
+        return data;
+    }
+
+    /// <summary>By default (the test networks' convolutions see many pixels: explicit gradients) and with every form factored.</summary>
+    [Theory, MemberData(nameof(Networks))]
+    public void TheLayerKernelAndItsBlocksMatchTheExplicitJacobian(string name, bool factorEverywhere)
+    {
+        var factoring = factorEverywhere ? Factoring.Always : Factoring.WhenItPays;
         using var scope = NewDisposeScope();
         var test = TestNetworks.Create(name);
         var linearized = new LinearizedNetwork(test.Network, ParameterSelection.All, TangentMode.Auto, batchSize: 2);   // several batches
@@ -24,8 +32,8 @@ public class LayerKernelTests
         long n = test.Inputs.shape[0], c = expected.shape[0] / n;
         Tensor expectedBlocks = expected.reshape(n, c, n, c).diagonal(0, 1, 3).permute(2, 0, 1);
 
-        Tolerances.AssertClose(linearized.GenericKernel(x, x), expected, Tolerances.Float64, $"{name} kernel");
-        Tolerances.AssertClose(linearized.KernelBlocks(x), expectedBlocks, Tolerances.Float64, $"{name} kernel blocks");
+        Tolerances.AssertClose(linearized.GenericKernel(x, x, factoring), expected, Tolerances.Float64, $"{name} kernel ({factoring})");
+        Tolerances.AssertClose(linearized.KernelBlocks(x, factoring), expectedBlocks, Tolerances.Float64, $"{name} kernel blocks ({factoring})");
     }
 
     /// <summary>A layer used twice: the layer sums would miss the cross terms between its uses, so J is formed instead.</summary>
@@ -49,20 +57,41 @@ public class LayerKernelTests
     }
 
     [Fact]
-    public void AFullyConnectedLayerAfterConvolutionsHasAFactoredPartAndTheConvolutionsDoNot()
+    public void FullyConnectedLayersAndUngroupedConvolutionsHaveFactorsWithTheirPositions()
     {
+        using var scope = NewDisposeScope();
         var test = TestNetworks.Create("cnn-batchnorm");
         var linearized = new LinearizedNetwork(test.Network, ParameterSelection.All);
         using var x = linearized.Prepare(test.Inputs);
         Assert.True(linearized.HasKnownLayers);
         Assert.False(linearized.HasStructuredKernel(x));      // the whole-head structure does not apply; the layer parts do
+        var adapted = LayerSignals.IsAdapted(linearized.Parameters);
         var linear = new Microsoft.ML.Ntk.Linearization.Layers.LinearRule();
         var layer = test.Network.modules().OfType<TorchSharp.Modules.Linear>().Last();
-        var adapted = LayerSignals.IsAdapted(linearized.Parameters);
-        Assert.NotNull(linear.FactoredKernel(layer, zeros(3, layer.weight!.shape[1], dtype: ScalarType.Float64), zeros(3, layer.weight.shape[0], dtype: ScalarType.Float64), adapted));
-        Assert.Null(linear.FactoredKernel(layer, zeros(3, 2, layer.weight.shape[1], dtype: ScalarType.Float64), zeros(3, 2, layer.weight.shape[0], dtype: ScalarType.Float64), adapted));
+        long input = layer.weight!.shape[1], output = layer.weight.shape[0];
+        var vectors = linear.FactoredKernel(layer, zeros(3, input, dtype: ScalarType.Float64), zeros(3, output, dtype: ScalarType.Float64), adapted)!;
+        Assert.Equal(new long[] { 3, 1, input }, vectors.Inputs!.shape);
+        var sequences = linear.FactoredKernel(layer, zeros(3, 2, input, dtype: ScalarType.Float64), zeros(3, 2, output, dtype: ScalarType.Float64), adapted)!;
+        Assert.Equal(new long[] { 3, 2, output }, sequences.Signals.shape);
+
         var conv = new Microsoft.ML.Ntk.Linearization.Layers.Conv2dRule();
-        var convolution = test.Network.modules().OfType<TorchSharp.Modules.Conv2d>().First();
-        Assert.Null(conv.FactoredKernel(convolution, zeros(1), zeros(1), adapted));
+        var plain = nn.Conv2d(2, 4, 3, stride: 2, padding: 1);                                    // 5×5 → 3×3 pixels
+        var factors = conv.FactoredKernel(plain, zeros(3, 2, 5, 5), zeros(3, 4, 3, 3), p => true)!;
+        Assert.Equal(new long[] { 3, 9, 2 * 3 * 3 }, factors.Inputs!.shape);
+        Assert.Equal(new long[] { 3, 9, 4 }, factors.Signals.shape);
+        Assert.Null(conv.FactoredKernel(nn.Conv2d(2, 4, 3, groups: 2), zeros(3, 2, 5, 5), zeros(3, 4, 3, 3), p => true));
+    }
+
+    /// <summary>
+    /// The cost rule: a ResNet-18 last-stage convolution (512 → 512 channels, 3×3, 4×4 pixels) on 500 inputs of 10 classes is
+    /// factored, a first-layer convolution on 28×28 images with 16 channels is not, a fully connected layer always is.
+    /// </summary>
+    [Fact]
+    public void FactorsAreUsedWhereTheyTakeFewerOperations()
+    {
+        Assert.True(FactoredLayerKernel.Pays(500, 10, 10, positions: 16, inputWidth: 512 * 9, outputWidth: 512));
+        Assert.True(FactoredLayerKernel.Pays(500, 10, 100, positions: 16, inputWidth: 512 * 9, outputWidth: 512));
+        Assert.False(FactoredLayerKernel.Pays(500, 10, 10, positions: 28 * 28, inputWidth: 9, outputWidth: 16));
+        Assert.True(FactoredLayerKernel.Pays(500, 10, 100, positions: 1, inputWidth: 32, outputWidth: 10));
     }
 }

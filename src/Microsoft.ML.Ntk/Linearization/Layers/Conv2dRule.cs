@@ -50,15 +50,26 @@ internal sealed class Conv2dRule : LayerRule
         long b = a.shape[0], groups = conv.groups, output = delta.shape[1];
         if (adapted(conv.weight))
         {
-            long[] padding = LayerShapes.ExplicitPadding(conv)!;
-            Tensor patches = nn.functional.unfold(a, (conv.kernel_size[0], conv.kernel_size[1]), (conv.dilation[0], conv.dilation[1]),
-                                                  (padding[0], padding[1]), (conv.stride[0], conv.stride[1]));   // [B, in·kh·kw, L]
+            Tensor patches = Patches(conv, a);                                                  // [B, in·kh·kw, L]
             Tensor grouped = patches.reshape(b, groups, patches.shape[1] / groups, patches.shape[2]);
             Tensor signals = delta.reshape(b, groups, output / groups, -1);                                       // [B, g, out/g, L]
             yield return (conv.weight!, signals.matmul(grouped.transpose(2, 3)).reshape(AdaptedParameters.Prepend(b, conv.weight!.shape)));
         }
         if (adapted(conv.bias))
             yield return (conv.bias!, LayerShapes.SumOverPositions(delta));
+    }
+
+    /// <summary>
+    /// Without groups: positions are the output pixels, u the unfolded input patch each sees [B, L, in·kh·kw] and δ the
+    /// signal there [B, L, out]. With groups the patches of one group meet only that group's signals, which is not this form.
+    /// </summary>
+    public override KernelFactors? FactoredKernel(nn.Module module, Tensor a, Tensor delta, Func<Tensor?, bool> adapted)
+    {
+        var conv = (Conv2d)module;
+        bool weight = adapted(conv.weight), bias = adapted(conv.bias);
+        if (conv.groups != 1 || !(weight || bias)) return null;
+        Tensor signals = delta.flatten(2).transpose(1, 2);                                             // [B, L, out]
+        return new KernelFactors(weight ? Patches(conv, a).transpose(1, 2) : null, signals, bias);
     }
 
     /// <summary>The Cauchy–Schwarz bound (Σ_s |δ_s| |p_s|)² for the weight (p_s: the input patch at s), exact for the bias.</summary>
@@ -72,6 +83,14 @@ internal sealed class Conv2dRule : LayerRule
             total.Accumulate((delta.Squared().sum(1, keepdim: true).sqrt() * PatchNorms(conv, a)).sum(new long[] { 1, 2, 3 }).Squared());
         if (adapted(conv.bias)) total.Accumulate(delta.sum(new long[] { 2, 3 }).Squared().sum(1));
         return total;
+    }
+
+    /// <summary>The input patch each output position sees, [B, in·kh·kw, L].</summary>
+    private static Tensor Patches(Conv2d conv, Tensor a)
+    {
+        long[] padding = LayerShapes.ExplicitPadding(conv)!;
+        return nn.functional.unfold(a, (conv.kernel_size[0], conv.kernel_size[1]), (conv.dilation[0], conv.dilation[1]),
+                                    (padding[0], padding[1]), (conv.stride[0], conv.stride[1]));
     }
 
     /// <summary>|p_s| for every output position s: the norm of the input patch the kernel sees there.</summary>

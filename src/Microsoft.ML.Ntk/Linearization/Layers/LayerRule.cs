@@ -36,10 +36,12 @@ internal abstract class LayerRule
         Array.Empty<(Tensor, Tensor)>();
 
     /// <summary>
-    /// This layer's part of the kernel in factored form, when it has one: k_c(x_n, x_m) = (δ_n · δ_m)(a_n · a_m + bias) with
-    /// the factors a [B, in] (null when only the bias is adapted) and δ [B, out] from the layer's input and signal. That costs
-    /// N²(in + out) for all pairs instead of N² × in × out through explicit gradients. Null (the default) when the layer has
-    /// no such form; its part then comes from <see cref="PerExampleGradients"/>.
+    /// This layer's part of the kernel in factored form, when it has one: k_c(x_n, x_m) = Σ_{s,t} (δ_{n,s} · δ_{m,t})
+    /// (u_{n,s} · u_{m,t} + bias) over the layer's positions s, t, with the factors u [B, L, in] (null when only the bias is
+    /// adapted) and δ [B, L, out] from the layer's input and signal (<see cref="FactoredLayerKernel"/>). That costs
+    /// N²L²(in + out) for all pairs instead of N² × in × out through explicit gradients, which pays for vectors (L = 1) and
+    /// for convolutions with few output pixels. Null (the default) when the layer has no such form; its part then comes
+    /// from <see cref="PerExampleGradients"/>.
     /// </summary>
     public virtual KernelFactors? FactoredKernel(nn.Module module, Tensor a, Tensor delta, Func<Tensor?, bool> adapted) => null;
 
@@ -54,7 +56,7 @@ internal abstract class LayerRule
 }
 
 /// <summary>
-/// A layer's kernel part as factors: k(x_n, x_m) = (Signals_n · Signals_m)(Inputs_n · Inputs_m + (Bias ? 1 : 0)), Inputs null
-/// when the weight is not adapted.
+/// A layer's kernel part as factors over its L positions: k(x_n, x_m) = Σ_{s,t} (Signals_{n,s} · Signals_{m,t})
+/// (Inputs_{n,s} · Inputs_{m,t} + (Bias ? 1 : 0)), Inputs [B, L, in] null when the weight is not adapted, Signals [B, L, out].
 /// </summary>
 internal sealed record KernelFactors(Tensor? Inputs, Tensor Signals, bool Bias);

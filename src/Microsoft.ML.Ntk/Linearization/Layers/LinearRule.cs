@@ -43,13 +43,14 @@ internal sealed class LinearRule : LayerRule
             yield return (layer.bias!, d.sum(1));
     }
 
-    /// <summary>On vectors (a [B, in]): the inputs and the signals themselves. Sequences have none (their gradients sum over positions).</summary>
+    /// <summary>The inputs and signals themselves, positions being a sequence's elements (one position for vectors).</summary>
     public override KernelFactors? FactoredKernel(nn.Module module, Tensor a, Tensor delta, Func<Tensor?, bool> adapted)
     {
         var layer = (TorchSharp.Modules.Linear)module;
-        if (a.dim() != 2) return null;
         bool weight = adapted(layer.weight), bias = adapted(layer.bias);
-        return weight || bias ? new KernelFactors(weight ? a : null, delta, bias) : null;
+        return weight || bias
+            ? new KernelFactors(weight ? a.reshape(a.shape[0], -1, a.shape[^1]) : null, delta.reshape(delta.shape[0], -1, delta.shape[^1]), bias)
+            : null;
     }
 
     /// <summary>Exact on vectors; on sequences the Cauchy–Schwarz bound (Σ_s |δ_s| |a_s|)² of |Σ_s δ_s a_sᵀ|².</summary>
@@ -64,16 +65,4 @@ internal sealed class LinearRule : LayerRule
         return total;
     }
 
-    /// <summary>
-    /// This layer's part of K(X1, X2), [N1·C, N2·C], from its inputs A [N, in] and signals Δ [N, C, out] (float64) on both
-    /// sides, and whether its weight and bias are adapted.
-    /// </summary>
-    public static Tensor StructuredKernelTerm(Tensor a1, Tensor d1, Tensor a2, Tensor d2, bool weight, bool bias)
-    {
-        long c = d1.shape[1];
-        Tensor signals = d1.flatten(0, 1).matmul(d2.flatten(0, 1).t());                 // [N1·C, N2·C]
-        Tensor inputs = weight ? a1.matmul(a2.t()) : zeros(a1.shape[0], a2.shape[0], dtype: a1.dtype, device: a1.device);
-        if (bias) inputs = inputs.PlusConstant(1.0);
-        return signals * inputs.repeat_interleave(c, 0).repeat_interleave(c, 1);
-    }
 }
