@@ -7,7 +7,9 @@ namespace Microsoft.ML.Ntk.Linearization;
 /// k = Σ_{s,t} (δ_{c,n,s} · δ_{c′,m,t}) (u_{n,s} · u_{m,t} + bias), summed over the layer's positions s and t (one for a
 /// fully connected layer on vectors; the output pixels of a convolution, where u is the input patch the kernel sees and δ
 /// the signal there). Rows are taken in chunks so that the position-pair products stay within
-/// <see cref="LinearizationSettings.FactoredChunkBytes"/>; the factors are converted to float64 one layer at a time.
+/// <see cref="LinearizationSettings.FactoredChunkBytes"/>; for one set against itself only the chunks on and below the
+/// diagonal are formed and mirrored. The products run in the factors' precision (the network's: its Jacobian carries that
+/// rounding already) and are added to the float64 kernel.
 /// </summary>
 internal static class FactoredLayerKernel
 {
@@ -16,45 +18,52 @@ internal static class FactoredLayerKernel
     {
         public long Count => Signals.shape[1];
         public long Positions => Signals.shape[2];
-
-        public Factors InFloat64() => new(Inputs?.to(ScalarType.Float64), Signals.to(ScalarType.Float64), Bias);
+        public long Outputs => Signals.shape[0];
     }
 
     /// <summary>Adds K_c(X1, X2) of this layer to <paramref name="blocks"/> [C, N1, N2] for every output c.</summary>
     public static void AddBlocks(Tensor blocks, Factors first, Factors second)
     {
-        using var scope = NewDisposeScope();
-        var (f1, f2) = (first.InFloat64(), ReferenceEquals(first, second) ? null : second.InFloat64());
-        f2 ??= f1;
-        long outputs = f1.Signals.shape[0], l1 = f1.Positions, n2 = f2.Count, l2 = f2.Positions;
-        foreach (var (start, length) in Chunks(f1.Count, l1 * n2 * l2 * 2))
+        long c = first.Outputs, l1 = first.Positions, l2 = second.Positions;
+        AddByChunks(blocks, first, second, scale: 1, entriesPerRow: (c + 1) * l1 * second.Count * l2, (start, length, width) =>
         {
-            using var chunk = NewDisposeScope();
-            Tensor gram = InputGram(f1, f2, start, length);                                    // [len·L1, N2·L2]
-            for (long c = 0; c < outputs; c++)
-            {
-                using var term = NewDisposeScope();
-                Tensor signals = f1.Signals[c].narrow(0, start, length).flatten(0, 1).mm(f2.Signals[c].flatten(0, 1).t()).mul_(gram);
-                blocks[c].narrow(0, start, length).Accumulate(signals.reshape(length, l1, n2, l2).sum(new long[] { 1, 3 }));
-            }
-        }
+            Tensor gram = InputGram(first, second, start, length, width);                       // [len·L1, width·L2]
+            Tensor left = first.Signals.narrow(1, start, length).flatten(1, 2);                     // [C, len·L1, out]
+            Tensor right = second.Signals.narrow(1, 0, width).flatten(1, 2);                        // [C, width·L2, out]
+            return left.bmm(right.transpose(1, 2)).mul_(gram).reshape(c, length, l1, width, l2).sum(new long[] { 2, 4 });
+        });
     }
 
     /// <summary>Adds K(X1, X2) of this layer to <paramref name="kernel"/> [N1·C, N2·C] (row n·C + c), every pair of outputs.</summary>
     public static void AddFull(Tensor kernel, Factors first, Factors second)
     {
-        using var scope = NewDisposeScope();
-        var (f1, f2) = (first.InFloat64(), ReferenceEquals(first, second) ? null : second.InFloat64());
-        f2 ??= f1;
-        long c = f1.Signals.shape[0], l1 = f1.Positions, n2 = f2.Count, l2 = f2.Positions;
-        Tensor right = f2.Signals.permute(1, 0, 2, 3).flatten(0, 2);                           // [N2·C·L2, out], row (m, c′, t)
-        foreach (var (start, length) in Chunks(f1.Count, c * l1 * n2 * c * l2 + l1 * n2 * l2))
+        long c = first.Outputs, l1 = first.Positions, l2 = second.Positions;
+        AddByChunks(kernel, first, second, scale: c, entriesPerRow: (c * c + 1) * l1 * second.Count * l2, (start, length, width) =>
+        {
+            Tensor gram = InputGram(first, second, start, length, width).reshape(length, 1, l1, width, 1, l2);
+            Tensor left = first.Signals.narrow(1, start, length).permute(1, 0, 2, 3).flatten(0, 2);   // [len·C·L1, out], row (n, c, s)
+            Tensor right = second.Signals.narrow(1, 0, width).permute(1, 0, 2, 3).flatten(0, 2);      // [width·C·L2, out]
+            Tensor signals = left.mm(right.t()).reshape(length, c, l1, width, c, l2).mul_(gram);
+            return signals.sum(new long[] { 2, 5 }).reshape(length * c, width * c);
+        });
+    }
+
+    /// <summary>
+    /// Adds term(start, length, width) — the kernel of the first set's rows [start, start + length) against the second set's
+    /// rows [0, width), in the last two dimensions, <paramref name="scale"/> kernel rows per input — to the target. For one set
+    /// against itself the term covers the columns up to the chunk's end and its part left of the chunk is mirrored.
+    /// </summary>
+    private static void AddByChunks(Tensor target, Factors first, Factors second, long scale, long entriesPerRow, Func<long, long, long, Tensor> term)
+    {
+        bool symmetric = ReferenceEquals(first, second);
+        foreach (var (start, length) in Chunks(first.Count, entriesPerRow, symmetric))
         {
             using var chunk = NewDisposeScope();
-            Tensor gram = InputGram(f1, f2, start, length).reshape(length, 1, l1, n2, 1, l2);
-            Tensor left = f1.Signals.narrow(1, start, length).permute(1, 0, 2, 3).flatten(0, 2);   // [len·C·L1, out]
-            Tensor signals = left.mm(right.t()).reshape(length, c, l1, n2, c, l2).mul_(gram);
-            kernel.narrow(0, start * c, length * c).Accumulate(signals.sum(new long[] { 2, 5 }).reshape(length * c, n2 * c));
+            long width = symmetric ? start + length : second.Count;
+            Tensor part = term(start, length, width).to(ScalarType.Float64);
+            target.narrow(-2, start * scale, length * scale).narrow(-1, 0, width * scale).Accumulate(part);
+            if (symmetric && start > 0)
+                target.narrow(-2, 0, start * scale).narrow(-1, start * scale, length * scale).Accumulate(part.narrow(-1, 0, start * scale).transpose(-2, -1));
         }
     }
 
@@ -73,20 +82,24 @@ internal static class FactoredLayerKernel
         return factored <= formed || (double)n * outputs * parameters * sizeof(double) > LinearizationSettings.MaxJacobianBytes;
     }
 
-    /// <summary>U1 U2ᵀ (+ 1 with an adapted bias) for the rows [start, start + length) of the first set: [len·L1, N2·L2].</summary>
-    private static Tensor InputGram(Factors f1, Factors f2, long start, long length)
+    /// <summary>U1 U2ᵀ (+ 1 with an adapted bias) for the first set's rows [start, start + length) and the second's [0, width): [len·L1, width·L2].</summary>
+    private static Tensor InputGram(Factors f1, Factors f2, long start, long length, long width)
     {
-        long rows = length * f1.Positions, columns = f2.Count * f2.Positions;
+        long rows = length * f1.Positions, columns = width * f2.Positions;
         Tensor gram = f1.Inputs is null || f2.Inputs is null
-            ? zeros(rows, columns, dtype: ScalarType.Float64, device: f1.Signals.device)
-            : f1.Inputs.narrow(0, start, length).flatten(0, 1).mm(f2.Inputs.flatten(0, 1).t());
+            ? zeros(rows, columns, dtype: f1.Signals.dtype, device: f1.Signals.device)
+            : f1.Inputs.narrow(0, start, length).flatten(0, 1).mm(f2.Inputs.narrow(0, 0, width).flatten(0, 1).t());
         return f1.Bias ? gram.AccumulateConstant(1.0) : gram;
     }
 
-    /// <summary>Row chunks of the first set such that each chunk's temporaries (<paramref name="entriesPerRow"/> each) stay bounded.</summary>
-    private static IEnumerable<(long Start, long Length)> Chunks(long rows, long entriesPerRow)
+    /// <summary>
+    /// Row chunks of the first set whose temporaries (<paramref name="entriesPerRow"/> each) stay bounded; against itself at
+    /// least eight chunks, so that the triangle skips most of the other half.
+    /// </summary>
+    private static IEnumerable<(long Start, long Length)> Chunks(long rows, long entriesPerRow, bool symmetric)
     {
         long perChunk = Math.Max(1, LinearizationSettings.FactoredChunkBytes / (sizeof(double) * Math.Max(1, entriesPerRow)));
+        if (symmetric) perChunk = Math.Min(perChunk, Math.Max(1, (rows + 7) / 8));
         return DataBatches.Of(rows, (int)Math.Min(perChunk, int.MaxValue));
     }
 }

@@ -37,7 +37,10 @@ internal static class StructuredKernel
         long c = f1[0].Delta.shape[1];
         Tensor kernel = zeros(x1.shape[0] * c, x2.shape[0] * c, dtype: ScalarType.Float64, device: f1[0].Delta.device);
         for (int l = 0; l < f1.Count; l++)
-            FactoredLayerKernel.AddFull(kernel, AsFactors(f1[l]), AsFactors(f2[l]));
+        {
+            var first = AsFactors(f1[l]);
+            FactoredLayerKernel.AddFull(kernel, first, ReferenceEquals(f1, f2) ? first : AsFactors(f2[l]));
+        }
         return scope.MoveToOuter(kernel);
     }
 
