@@ -88,7 +88,7 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
 
     private (Tensor Cross, Tensor Diagonal) CrossKernelAndDiagonal(PreparedInputs inputs)
     {
-        var (cross, diagonal) = network.CrossKernelAndDiagonal(inputs, Training);
+        var (cross, diagonal) = network.CrossKernelAndDiagonal(inputs, Training, blocksOnly: independentOutputs);
         return (independentOutputs ? OutputCoupling.Independent(cross, cross.shape[1] / Training.Count) : cross, diagonal);
     }
 

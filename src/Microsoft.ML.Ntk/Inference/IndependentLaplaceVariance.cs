@@ -110,7 +110,7 @@ internal sealed class IndependentLaplaceVariance : IPosteriorVariance
             Tensor prior = test.Squared().sum(dim: 2);
             return (rows.bmm(test.permute(1, 2, 0)), prior);
         }
-        var (cross, diagonal) = network.CrossKernelAndDiagonal(inputs.Prepared, Training);      // [B·C, N·C]
+        var (cross, diagonal) = network.CrossKernelAndDiagonal(inputs.Prepared, Training, blocksOnly: true);   // [B·C, N·C]
         Tensor byClass = cross.reshape(b, Classes, Training.Count, Classes).diagonal(0, 1, 3);   // [B, N, C]
         return (byClass.permute(2, 1, 0), diagonal);
     }

@@ -27,33 +27,102 @@ internal static class LayerKernel
     /// </summary>
     public static Tensor? Blocks(NetworkFunction head, PreparedInputs x, int outputs, int batchSize, Factoring factoring = Factoring.WhenItPays)
     {
-        using var scope = NewDisposeScope();
-        if (Collect(head, x, outputs, batchSize, outputPairs: outputs, factoring) is not { } parts) return null;
-        Tensor blocks = parts.Explicit.matmul(parts.Explicit.transpose(1, 2));             // [C, N, N]
-        foreach (var layer in parts.Factored) FactoredLayerKernel.AddBlocks(blocks, layer, layer);
-        return scope.MoveToOuter(blocks);
+        using var parts = Collect(head, x, 0, x.Count, outputs, batchSize, new Plan(x.Count, outputs, factoring));
+        return parts?.Blocks(parts);
     }
 
     /// <summary>K(X, X) as [N·C, N·C] in float64, row n·C + c; null as for <see cref="Blocks"/>.</summary>
     public static Tensor? Full(NetworkFunction head, PreparedInputs x, int outputs, int batchSize, Factoring factoring = Factoring.WhenItPays)
     {
-        using var scope = NewDisposeScope();
-        if (Collect(head, x, outputs, batchSize, outputPairs: (long)outputs * outputs, factoring) is not { } parts) return null;
-        Tensor rows = parts.Explicit.transpose(0, 1).flatten(0, 1);                       // [N·C, P_explicit], row n·C + c
-        Tensor kernel = rows.mm(rows.t());
-        foreach (var layer in parts.Factored) FactoredLayerKernel.AddFull(kernel, layer, layer);
-        return scope.MoveToOuter(kernel);
+        using var parts = Collect(head, x, 0, x.Count, outputs, batchSize, new Plan(x.Count, (long)outputs * outputs, factoring));
+        return parts?.Full(parts);
     }
 
-    /// <summary>The factored layers over all inputs, and the other layers' per-example gradients [C, N, P_explicit] in float64.</summary>
-    private sealed record Parts(List<FactoredLayerKernel.Factors> Factored, Tensor Explicit);
+    /// <summary>
+    /// The cross kernel K(X*, X) [B·C, N·C] (only its output-diagonal entries when <paramref name="blocksOnly"/>, the rest
+    /// zero) and the exact diagonal k_cc(x*, x*) [B, C], in float64; null as for <see cref="Blocks"/>. The parts of X* are
+    /// formed once; those of X a batch at a time, so that memory follows the batch and not N: C backward passes over X per
+    /// call, instead of B·C tangent passes or an explicit Jacobian of X*.
+    /// </summary>
+    public static (Tensor Cross, Tensor Diagonal)? Cross(NetworkFunction head, PreparedInputs test, PreparedInputs training, int outputs,
+                                                         int batchSize, bool blocksOnly)
+    {
+        using var scope = NewDisposeScope();
+        var plan = new Plan(training.Count, blocksOnly ? outputs : (long)outputs * outputs, Factoring.WhenItPays);
+        using var own = Collect(head, test, 0, test.Count, outputs, batchSize, plan);
+        if (own is null) return null;
+        long b = test.Count, n = training.Count, c = outputs;
+        Tensor diagonal = own.Blocks(own).diagonal(0, 1, 2).t();                                  // [B, C]
+        Tensor cross = blocksOnly ? zeros(c, b, n, dtype: ScalarType.Float64, device: diagonal.device)
+                                  : zeros(b * c, n * c, dtype: ScalarType.Float64, device: diagonal.device);
+        long perChunk = LinearizationSettings.MaxJacobianBytes / (c * Math.Max(1, own.ExplicitWidth) * sizeof(double));
+        foreach (var (start, length) in DataBatches.Of(n, (int)Math.Clamp(perChunk, 1, batchSize)))
+        {
+            using var part = Collect(head, training, start, length, outputs, batchSize, plan)!;
+            if (blocksOnly) cross.narrow(2, start, length).Accumulate(own.Blocks(part));
+            else cross.narrow(1, start * c, length * c).Accumulate(own.Full(part));
+        }
+        if (blocksOnly) cross = diag_embed(cross.permute(1, 2, 0)).permute(0, 2, 1, 3).reshape(b * c, n * c);   // [B, C, N, C] masked
+        return (scope.MoveToOuter(cross), scope.MoveToOuter(diagonal));
+    }
 
-    private static Parts? Collect(NetworkFunction head, PreparedInputs x, int outputs, int batchSize, long outputPairs, Factoring factoring)
+    /// <summary>
+    /// Which layers use their factors, decided at the first batch for a set of <paramref name="count"/> inputs and
+    /// <paramref name="outputPairs"/> pairs of outputs, and then kept, so that both sides of a cross kernel split alike.
+    /// </summary>
+    private sealed class Plan(long count, long outputPairs, Factoring factoring)
+    {
+        private bool[]? factorsOf;
+
+        public bool Factored(int layer) => factorsOf![layer];
+
+        public void Decide(IReadOnlyList<RecordedLayer> layers, Tensor[] signals, Func<Tensor?, bool> adapted, long outputs) =>
+            factorsOf ??= layers.Select((layer, i) => UsesFactors(layer, signals[i], adapted, count, outputs, outputPairs, factoring)).ToArray();
+    }
+
+    /// <summary>One input set's factored layers and the other layers' per-example gradients [C, N, P_explicit] in float64.</summary>
+    private sealed class Parts(List<FactoredLayerKernel.Factors> factored, Tensor explicitRows) : IDisposable
+    {
+        private List<FactoredLayerKernel.Factors> Factored => factored;
+        private Tensor ExplicitRows => explicitRows;
+        public long ExplicitWidth => explicitRows.shape[2];
+
+        /// <summary>K_c(this, other) as [C, N1, N2].</summary>
+        public Tensor Blocks(Parts other)
+        {
+            Tensor blocks = explicitRows.matmul(other.ExplicitRows.transpose(1, 2));
+            for (int i = 0; i < factored.Count; i++) FactoredLayerKernel.AddBlocks(blocks, factored[i], other.Factored[i]);
+            return blocks;
+        }
+
+        /// <summary>K(this, other) as [N1·C, N2·C], row n·C + c.</summary>
+        public Tensor Full(Parts other)
+        {
+            Tensor kernel = Rows(explicitRows).mm(Rows(other.ExplicitRows).t());
+            for (int i = 0; i < factored.Count; i++) FactoredLayerKernel.AddFull(kernel, factored[i], other.Factored[i]);
+            return kernel;
+        }
+
+        public void Dispose()
+        {
+            explicitRows.Dispose();
+            foreach (var layer in factored)
+            {
+                layer.Inputs?.Dispose();
+                layer.Signals.Dispose();
+            }
+        }
+
+        private static Tensor Rows(Tensor byOutput) => byOutput.transpose(0, 1).flatten(0, 1);       // [N·C, P_explicit], row n·C + c
+    }
+
+    /// <summary>The parts of the inputs [offset, offset + count) of <paramref name="x"/>, detached from every scope; null when parameters are shared.</summary>
+    private static Parts? Collect(NetworkFunction head, PreparedInputs x, long offset, long count, int outputs, int batchSize, Plan plan)
     {
         var detached = new List<Tensor>();                                                    // freed here if anything throws
         try
         {
-            return CollectInto(head, x, outputs, batchSize, outputPairs, factoring, detached);
+            return CollectInto(head, x, offset, count, outputs, batchSize, plan, detached);
         }
         catch
         {
@@ -62,24 +131,23 @@ internal static class LayerKernel
         }
     }
 
-    private static Parts? CollectInto(NetworkFunction head, PreparedInputs x, int outputs, int batchSize, long outputPairs,
-                                      Factoring factoring, List<Tensor> detached)
+    private static Parts? CollectInto(NetworkFunction head, PreparedInputs x, long offset, long count, int outputs, int batchSize, Plan plan,
+                                      List<Tensor> detached)
     {
         bool shared = false;
-        bool[] factorsOf = Array.Empty<bool>();                                               // per recorded layer, decided at the first pass
         var adapted = LayerSignals.IsAdapted(head.Parameters);
         var factoredInputs = new List<List<Tensor?>>();                                       // [factored layer][batch]
         var factoredSignals = new List<List<Tensor>[]>();                                     // [factored layer][output][batch]
         var bias = new List<bool>();
         var explicitRows = Enumerable.Range(0, outputs).Select(_ => new List<Tensor>()).ToArray();   // [output][batch]
-        foreach (var (start, length) in DataBatches.Of(x.Count, batchSize))
+        foreach (var (start, length) in DataBatches.Of(count, batchSize))
         {
-            LayerSignals.ForEachOutput(head, x.Batch(start, length), (c, layers, signals) =>
+            LayerSignals.ForEachOutput(head, x.Batch(offset + start, length), (c, layers, signals) =>
             {
                 if (c == 0 && start == 0)
                 {
                     shared = SharesParameters(layers);
-                    factorsOf = layers.Select((layer, i) => UsesFactors(layer, signals[i], adapted, x.Count, outputs, outputPairs, factoring)).ToArray();
+                    if (!shared) plan.Decide(layers, signals, adapted, outputs);
                 }
                 if (shared) return;
                 int factored = 0;
@@ -87,7 +155,7 @@ internal static class LayerKernel
                 for (int i = 0; i < layers.Count; i++)
                 {
                     var layer = layers[i];
-                    if (factorsOf[i])
+                    if (plan.Factored(i))
                     {
                         var factors = layer.Rule.FactoredKernel(layer.Module, layer.Input, signals[i], adapted)!;
                         if (factoredInputs.Count == factored)
@@ -110,11 +178,11 @@ internal static class LayerKernel
                 explicitRows[c].Add(Keep(rows, detached)!);
             }).Dispose();
             if (shared) return null;
-            if (start == 0) ExplicitKernel.CheckSize(x.Count * outputs, explicitRows[0][0].shape[1]);   // the gradients still to come
+            if (start == 0) ExplicitKernel.CheckSize(count * outputs, explicitRows[0][0].shape[1]);   // the gradients still to come
         }
         var layersOut = factoredInputs.Select((inputs, i) => new FactoredLayerKernel.Factors(
-            inputs[0] is null ? null : Concatenate(inputs.Select(t => t!).ToList()), stack(factoredSignals[i].Select(Concatenate).ToArray()), bias[i])).ToList();
-        return new Parts(layersOut, stack(explicitRows.Select(Concatenate).ToArray()));
+            inputs[0] is null ? null : Concatenate(inputs.Select(t => t!).ToList()), Stack(factoredSignals[i].Select(Concatenate).ToList()), bias[i])).ToList();
+        return new Parts(layersOut, Stack(explicitRows.Select(Concatenate).ToList()));
     }
 
     /// <summary>Whether a recorded layer contributes by its factors (see <see cref="Factoring"/>), judged from its first batch.</summary>
@@ -144,10 +212,16 @@ internal static class LayerKernel
                layers.SelectMany(l => l.Module.parameters()).Any(p => !handles.Add(p.Handle));
     }
 
-    /// <summary>The batches' parts (detached from their passes' scopes) as one tensor in the caller's scope; the parts are freed.</summary>
-    private static Tensor Concatenate(IReadOnlyList<Tensor> parts)
+    /// <summary>The batches' parts (detached from their passes' scopes) as one tensor, detached too; the parts are freed.</summary>
+    private static Tensor Concatenate(IReadOnlyList<Tensor> parts) => Joined(parts, p => cat(p, 0));
+
+    /// <summary>The outputs' tensors stacked along a new first dimension, detached; the parts are freed.</summary>
+    private static Tensor Stack(IReadOnlyList<Tensor> parts) => Joined(parts, p => stack(p));
+
+    private static Tensor Joined(IReadOnlyList<Tensor> parts, Func<Tensor[], Tensor> join)
     {
-        Tensor whole = cat(parts.ToArray(), 0);
+        Tensor whole = join(parts.ToArray());
+        whole.DetachFromDisposeScope();
         foreach (var part in parts) part.Dispose();
         return whole;
     }

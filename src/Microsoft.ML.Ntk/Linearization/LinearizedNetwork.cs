@@ -182,13 +182,17 @@ internal sealed class LinearizedNetwork
     }
 
     /// <summary>
-    /// The cross kernel k0(x*, X) [B·C, N·C] and the prior diagonal k0(x*, x*) [B, C], in float64. For heads without a
-    /// structured kernel both come from one explicit Jacobian of the test inputs (its rows' squared norms are the diagonal),
-    /// its rows pushed through the training inputs as tangents.
+    /// The cross kernel k0(x*, X) [B·C, N·C] and the prior diagonal k0(x*, x*) [B, C], in float64 (with
+    /// <paramref name="blocksOnly"/> the cross kernel's entries between different outputs may be left zero). Networks of known
+    /// layers sum both layer by layer (<see cref="LayerKernel.Cross"/>); otherwise both come from one explicit Jacobian of the
+    /// test inputs (its rows' squared norms are the diagonal), its rows pushed through the training inputs as tangents.
     /// </summary>
-    public (Tensor Cross, Tensor Diagonal) CrossKernelAndDiagonal(PreparedInputs test, PreparedInputs training)
+    public (Tensor Cross, Tensor Diagonal) CrossKernelAndDiagonal(PreparedInputs test, PreparedInputs training, bool blocksOnly = false)
     {
         if (HasStructuredKernel(test)) return (Kernel(test, training), KernelDiagonal(test));
+        CheckOwner(test);
+        CheckOwner(training);
+        if (HasKnownLayers && LayerKernel.Cross(head, test, training, (int)OutputCount(test), BatchSize, blocksOnly) is { } layered) return layered;
         using var scope = NewDisposeScope();
         var (rows, cross) = JacobianAgainst(test, training);
         Tensor diagonal = rows.to(ScalarType.Float64).Squared().sum(dim: 1).reshape(test.Count, -1);
@@ -215,7 +219,10 @@ internal sealed class LinearizedNetwork
             return scope.MoveToOuter(j.matmul(j.t()));
         }
         bool firstSmaller = x1.Count <= x2.Count;
-        Tensor kernel = JacobianAgainst(firstSmaller ? x1 : x2, firstSmaller ? x2 : x1).Kernel;
+        var (few, many) = firstSmaller ? (x1, x2) : (x2, x1);
+        Tensor kernel = HasKnownLayers && LayerKernel.Cross(head, few, many, (int)OutputCount(few), BatchSize, blocksOnly: false) is { } sums
+            ? sums.Cross
+            : JacobianAgainst(few, many).Kernel;
         return scope.MoveToOuter(firstSmaller ? kernel : kernel.t().contiguous());
     }
 

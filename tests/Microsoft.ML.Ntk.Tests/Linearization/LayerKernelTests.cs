@@ -1,3 +1,4 @@
+using Microsoft.ML.Ntk.Inference;
 using Microsoft.ML.Ntk.Linearization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -34,6 +35,36 @@ public class LayerKernelTests
 
         Tolerances.AssertClose(linearized.GenericKernel(x, x, factoring), expected, Tolerances.Float64, $"{name} kernel ({factoring})");
         Tolerances.AssertClose(linearized.KernelBlocks(x, factoring), expectedBlocks, Tolerances.Float64, $"{name} kernel blocks ({factoring})");
+    }
+
+    public static TheoryData<string> Names() => new(TestNetworks.Names);
+
+    /// <summary>
+    /// K(X*, X) between two input sets (the training side a batch at a time, batch size 2) and the diagonal k(x*, x*), whole
+    /// and with only the output-diagonal entries, against the explicit Jacobians of both sets.
+    /// </summary>
+    [Theory, MemberData(nameof(Names))]
+    public void TheCrossKernelBetweenTwoSetsMatchesTheExplicitJacobians(string name)
+    {
+        using var scope = NewDisposeScope();
+        var test = TestNetworks.Create(name);
+        var linearized = new LinearizedNetwork(test.Network, ParameterSelection.All, TangentMode.Auto, batchSize: 2);
+        long b = Math.Min(3, test.Inputs.shape[0]);
+        Tensor others = (test.Inputs.flip(0) * 0.5 + 0.1).narrow(0, 0, b);
+        using var x = linearized.Prepare(test.Inputs);
+        using var star = linearized.Prepare(others);
+        Tensor j = ReferenceJacobian.ByRows(test.Network, test.Inputs, linearized.Parameters.Tensors);
+        Tensor jStar = ReferenceJacobian.ByRows(test.Network, others, linearized.Parameters.Tensors);
+        Tensor expected = jStar.matmul(j.t());
+        long c = expected.shape[0] / b;
+        Tensor expectedDiagonal = jStar.Squared().sum(1).reshape(b, c);
+
+        var (cross, diagonal) = linearized.CrossKernelAndDiagonal(star, x);
+        Tolerances.AssertClose(cross, expected, Tolerances.Float64, $"{name} cross kernel");
+        Tolerances.AssertClose(diagonal, expectedDiagonal, Tolerances.Float64, $"{name} diagonal");
+        var (blocks, _) = linearized.CrossKernelAndDiagonal(star, x, blocksOnly: true);
+        Tolerances.AssertClose(OutputCoupling.Independent(blocks, c), OutputCoupling.Independent(expected, c), Tolerances.Float64, $"{name} cross blocks");
+        Tolerances.AssertClose(linearized.GenericKernel(x, star), expected.t(), Tolerances.Float64, $"{name} cross kernel, larger set first");
     }
 
     /// <summary>A layer used twice: the layer sums would miss the cross terms between its uses, so J is formed instead.</summary>
