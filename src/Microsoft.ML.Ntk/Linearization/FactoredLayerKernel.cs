@@ -13,19 +13,31 @@ namespace Microsoft.ML.Ntk.Linearization;
 /// </summary>
 internal static class FactoredLayerKernel
 {
-    /// <summary>A layer's factors over an input set: U [N, L, in] (null: weight not adapted), Δ [C, N, L, out], the bias flag.</summary>
-    public sealed record Factors(Tensor? Inputs, Tensor Signals, bool Bias)
+    /// <summary>
+    /// A layer's factors over an input set: U [N, L, in] (null: weight not adapted), Δ [C, N, L, out], the bias flag; with
+    /// <paramref name="Expand"/>, Inputs holds what U is formed from (a convolution's input, 1/(kh·kw) of its patches) and
+    /// Expand forms U from any rows of it, so that kept factors stay small.
+    /// </summary>
+    public sealed record Factors(Tensor? Inputs, Tensor Signals, bool Bias, Func<Tensor, Tensor>? Expand = null)
     {
         public long Count => Signals.shape[1];
         public long Positions => Signals.shape[2];
         public long Outputs => Signals.shape[0];
+        public long Bytes => (Inputs is null ? 0 : Inputs.numel() * Inputs.ElementSize) + Signals.numel() * Signals.ElementSize;
+
+        /// <summary>These factors with U itself as the inputs (in the caller's scope when formed).</summary>
+        public Factors Expanded() => Expand is null || Inputs is null ? this : new Factors(Expand(Inputs), Signals, Bias);
     }
 
     /// <summary>Adds K_c(X1, X2) of this layer to <paramref name="blocks"/> [C, N1, N2] for every output c.</summary>
     public static void AddBlocks(Tensor blocks, Factors first, Factors second)
     {
+        using var scope = NewDisposeScope();
+        bool symmetric = ReferenceEquals(first, second);
+        second = second.Expanded();
+        first = symmetric ? second : first.Expanded();
         long c = first.Outputs, l1 = first.Positions, l2 = second.Positions;
-        AddByChunks(blocks, first, second, scale: 1, entriesPerRow: (c + 1) * l1 * second.Count * l2, (start, length, width) =>
+        AddByChunks(blocks, first, second, symmetric, scale: 1, entriesPerRow: (c + 1) * l1 * second.Count * l2, (start, length, width) =>
         {
             Tensor gram = InputGram(first, second, start, length, width);                       // [len·L1, width·L2]
             Tensor left = first.Signals.narrow(1, start, length).flatten(1, 2);                     // [C, len·L1, out]
@@ -37,8 +49,12 @@ internal static class FactoredLayerKernel
     /// <summary>Adds K(X1, X2) of this layer to <paramref name="kernel"/> [N1·C, N2·C] (row n·C + c), every pair of outputs.</summary>
     public static void AddFull(Tensor kernel, Factors first, Factors second)
     {
+        using var scope = NewDisposeScope();
+        bool symmetric = ReferenceEquals(first, second);
+        second = second.Expanded();
+        first = symmetric ? second : first.Expanded();
         long c = first.Outputs, l1 = first.Positions, l2 = second.Positions;
-        AddByChunks(kernel, first, second, scale: c, entriesPerRow: (c * c + 1) * l1 * second.Count * l2, (start, length, width) =>
+        AddByChunks(kernel, first, second, symmetric, scale: c, entriesPerRow: (c * c + 1) * l1 * second.Count * l2, (start, length, width) =>
         {
             Tensor gram = InputGram(first, second, start, length, width).reshape(length, 1, l1, width, 1, l2);
             Tensor left = first.Signals.narrow(1, start, length).permute(1, 0, 2, 3).flatten(0, 2);   // [len·C·L1, out], row (n, c, s)
@@ -51,11 +67,11 @@ internal static class FactoredLayerKernel
     /// <summary>
     /// Adds term(start, length, width) — the kernel of the first set's rows [start, start + length) against the second set's
     /// rows [0, width), in the last two dimensions, <paramref name="scale"/> kernel rows per input — to the target. For one set
-    /// against itself the term covers the columns up to the chunk's end and its part left of the chunk is mirrored.
+    /// against itself (<paramref name="symmetric"/>) the term covers the columns up to the chunk's end and its part left of the chunk is mirrored.
     /// </summary>
-    private static void AddByChunks(Tensor target, Factors first, Factors second, long scale, long entriesPerRow, Func<long, long, long, Tensor> term)
+    private static void AddByChunks(Tensor target, Factors first, Factors second, bool symmetric, long scale, long entriesPerRow,
+                                    Func<long, long, long, Tensor> term)
     {
-        bool symmetric = ReferenceEquals(first, second);
         foreach (var (start, length) in Chunks(first.Count, entriesPerRow, symmetric))
         {
             using var chunk = NewDisposeScope();

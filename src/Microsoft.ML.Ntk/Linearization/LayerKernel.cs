@@ -138,7 +138,7 @@ internal static class LayerKernel
         var adapted = LayerSignals.IsAdapted(head.Parameters);
         var factoredInputs = new List<List<Tensor?>>();                                       // [factored layer][batch]
         var factoredSignals = new List<List<Tensor>[]>();                                     // [factored layer][output][batch]
-        var bias = new List<bool>();
+        var forms = new List<KernelFactors>();                                                // [factored layer]: its first factors (bias, Expand)
         var explicitRows = Enumerable.Range(0, outputs).Select(_ => new List<Tensor>()).ToArray();   // [output][batch]
         foreach (var (start, length) in DataBatches.Of(count, batchSize))
         {
@@ -162,7 +162,7 @@ internal static class LayerKernel
                         {
                             factoredInputs.Add(new List<Tensor?>());
                             factoredSignals.Add(Enumerable.Range(0, outputs).Select(_ => new List<Tensor>()).ToArray());
-                            bias.Add(factors.Bias);
+                            forms.Add(factors);
                         }
                         if (c == 0) factoredInputs[factored].Add(Keep(factors.Inputs?.contiguous(), detached));
                         factoredSignals[factored][c].Add(Keep(factors.Signals.contiguous(), detached)!);
@@ -181,7 +181,8 @@ internal static class LayerKernel
             if (start == 0) ExplicitKernel.CheckSize(count * outputs, explicitRows[0][0].shape[1]);   // the gradients still to come
         }
         var layersOut = factoredInputs.Select((inputs, i) => new FactoredLayerKernel.Factors(
-            inputs[0] is null ? null : Concatenate(inputs.Select(t => t!).ToList()), Stack(factoredSignals[i].Select(Concatenate).ToList()), bias[i])).ToList();
+            inputs[0] is null ? null : Concatenate(inputs.Select(t => t!).ToList()), Stack(factoredSignals[i].Select(Concatenate).ToList()),
+            forms[i].Bias, forms[i].Expand)).ToList();
         return new Parts(layersOut, Stack(explicitRows.Select(Concatenate).ToList()));
     }
 
@@ -191,8 +192,9 @@ internal static class LayerKernel
     {
         using var scope = NewDisposeScope();
         if (layer.Rule.FactoredKernel(layer.Module, layer.Input, signal, adapted) is not { } factors) return false;
+        Tensor? inputs = factors.Inputs is null ? null : factors.Expand?.Invoke(factors.Inputs) ?? factors.Inputs;
         return factoring == Factoring.Always ||
-               FactoredLayerKernel.Pays(count, outputs, outputPairs, factors.Signals.shape[1], factors.Inputs?.shape[2] ?? 0, factors.Signals.shape[2]);
+               FactoredLayerKernel.Pays(count, outputs, outputPairs, factors.Signals.shape[1], inputs?.shape[2] ?? 0, factors.Signals.shape[2]);
     }
 
     /// <summary>A tensor kept beyond its pass's scope, noted so that it is freed if the collection fails.</summary>

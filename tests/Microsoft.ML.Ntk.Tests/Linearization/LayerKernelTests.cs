@@ -108,7 +108,8 @@ public class LayerKernelTests
         var conv = new Microsoft.ML.Ntk.Linearization.Layers.Conv2dRule();
         var plain = nn.Conv2d(2, 4, 3, stride: 2, padding: 1);                                    // 5×5 → 3×3 pixels
         var factors = conv.FactoredKernel(plain, zeros(3, 2, 5, 5), zeros(3, 4, 3, 3), p => true)!;
-        Assert.Equal(new long[] { 3, 9, 2 * 3 * 3 }, factors.Inputs!.shape);
+        Assert.Equal(new long[] { 3, 2, 5, 5 }, factors.Inputs!.shape);                          // kept as the input, unfolded when used
+        Assert.Equal(new long[] { 3, 9, 2 * 3 * 3 }, factors.Expand!(factors.Inputs).shape);
         Assert.Equal(new long[] { 3, 9, 4 }, factors.Signals.shape);
         Assert.Null(conv.FactoredKernel(nn.Conv2d(2, 4, 3, groups: 2), zeros(3, 2, 5, 5), zeros(3, 4, 3, 3), p => true));
     }

@@ -60,8 +60,8 @@ internal sealed class Conv2dRule : LayerRule
     }
 
     /// <summary>
-    /// Without groups: positions are the output pixels, u the unfolded input patch each sees [B, L, in·kh·kw] and δ the
-    /// signal there [B, L, out]. With groups the patches of one group meet only that group's signals, which is not this form.
+    /// Without groups: positions are the output pixels, u the unfolded input patch each sees [B, L, in·kh·kw] (kept as the
+    /// input itself, unfolded when used) and δ the signal there [B, L, out]. With groups the patches of one group meet only that group's signals, which is not this form.
     /// </summary>
     public override KernelFactors? FactoredKernel(nn.Module module, Tensor a, Tensor delta, Func<Tensor?, bool> adapted)
     {
@@ -69,7 +69,7 @@ internal sealed class Conv2dRule : LayerRule
         bool weight = adapted(conv.weight), bias = adapted(conv.bias);
         if (conv.groups != 1 || !(weight || bias)) return null;
         Tensor signals = delta.flatten(2).transpose(1, 2);                                             // [B, L, out]
-        return new KernelFactors(weight ? Patches(conv, a).transpose(1, 2) : null, signals, bias);
+        return new KernelFactors(weight ? a : null, signals, bias, weight ? input => Patches(conv, input).transpose(1, 2) : null);
     }
 
     /// <summary>The Cauchy–Schwarz bound (Σ_s |δ_s| |p_s|)² for the weight (p_s: the input patch at s), exact for the bias.</summary>

@@ -57,6 +57,7 @@ internal abstract class LayerRule
 
 /// <summary>
 /// A layer's kernel part as factors over its L positions: k(x_n, x_m) = Σ_{s,t} (Signals_{n,s} · Signals_{m,t})
-/// (Inputs_{n,s} · Inputs_{m,t} + (Bias ? 1 : 0)), Inputs [B, L, in] null when the weight is not adapted, Signals [B, L, out].
+/// (Inputs_{n,s} · Inputs_{m,t} + (Bias ? 1 : 0)), Inputs [B, L, in] null when the weight is not adapted, Signals [B, L, out];
+/// with Expand, Inputs holds what forms them (a convolution's input) and Expand(rows) forms them.
 /// </summary>
-internal sealed record KernelFactors(Tensor? Inputs, Tensor Signals, bool Bias);
+internal sealed record KernelFactors(Tensor? Inputs, Tensor Signals, bool Bias, Func<Tensor, Tensor>? Expand = null);
