@@ -27,7 +27,9 @@ internal interface IPosteriorVariance
 /// the network sees them) and a root R of the inverse training system. For networks without a structured kernel the
 /// projected training Jacobian W = Rᵀ J(X) ([N·C, P], float64) is built once, at the first prediction, while it fits
 /// <see cref="InferenceSettings.PredictionMemoryBudget"/>: then v(x*) = s² |J(x*)|² − s⁴ |W J(x*)ᵀ|², one explicit Jacobian
-/// of the test inputs and one product, whatever N. Otherwise the cross kernel k0(X, x*) is computed per prediction.
+/// of the test inputs and one product, whatever N. Otherwise the cross kernel k0(X, x*) is computed per prediction: for
+/// networks of known layers from the training inputs' layer parts, kept under the same budget (no pass over X), or formed a
+/// batch at a time.
 /// </summary>
 internal sealed class KernelSpaceVariance : IPosteriorVariance
 {
@@ -36,6 +38,7 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
     private readonly bool independentOutputs;
     private readonly Lazy<Tensor?> projected;
     private readonly Lazy<Tensor?> trainingRows;
+    private readonly Lazy<LayerKernel.Parts?> kernelParts;
 
     public KernelSpaceVariance(LinearizedNetwork network, PreparedInputs training, KernelInverseRoot root, double priorVariance,
                                bool independentOutputs = false)
@@ -47,6 +50,9 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
         this.independentOutputs = independentOutputs;
         projected = new Lazy<Tensor?>(Project, LazyThreadSafetyMode.ExecutionAndPublication);
         trainingRows = new Lazy<Tensor?>(KeepTrainingRows, LazyThreadSafetyMode.ExecutionAndPublication);
+        kernelParts = new Lazy<LayerKernel.Parts?>(
+            () => UsesProjection || KeepsTrainingRows ? null : network.KeepKernelParts(Training, independentOutputs, InferenceSettings.PredictionMemoryBudget),
+            LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     public bool IndependentOutputs => independentOutputs;
@@ -88,7 +94,7 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
 
     private (Tensor Cross, Tensor Diagonal) CrossKernelAndDiagonal(PreparedInputs inputs)
     {
-        var (cross, diagonal) = network.CrossKernelAndDiagonal(inputs, Training, blocksOnly: independentOutputs);
+        var (cross, diagonal) = network.CrossKernelAndDiagonal(inputs, Training, blocksOnly: independentOutputs, kernelParts.Value);
         return (independentOutputs ? OutputCoupling.Independent(cross, cross.shape[1] / Training.Count) : cross, diagonal);
     }
 
@@ -131,7 +137,8 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
 
     public long Bytes => Root.Bytes + Training.HeadInputs.numel() * Training.HeadInputs.ElementSize +
                          (projected.IsValueCreated && projected.Value is { } w ? w.numel() * sizeof(double) : 0) +
-                         (trainingRows.IsValueCreated && trainingRows.Value is { } rows ? rows.numel() * sizeof(double) : 0);
+                         (trainingRows.IsValueCreated && trainingRows.Value is { } rows ? rows.numel() * sizeof(double) : 0) +
+                         (kernelParts.IsValueCreated && kernelParts.Value is { } parts ? parts.Bytes : 0);
 
     public const byte Kind = 1;
 
@@ -174,11 +181,7 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
         return (cross, own);
     }
 
-    private Tensor CrossKernel(PreparedInputs inputs)
-    {
-        Tensor cross = network.Kernel(inputs, Training);
-        return independentOutputs ? OutputCoupling.Independent(cross, cross.shape[1] / Training.Count) : cross;
-    }
+    private Tensor CrossKernel(PreparedInputs inputs) => CrossKernelAndDiagonal(inputs).Cross;
 }
 
 /// <summary>

@@ -11,13 +11,15 @@ namespace Microsoft.ML.Ntk.Inference;
 /// Σ*_cc' = δ_cc' (s² k0_c(x*, x*) − s⁴ |u_c|²) + s⁴ z_cᵀ z_c'.
 /// The training Jacobian arranged by output ([C, N, P], float64) is built once, at the first prediction, while it fits
 /// <see cref="InferenceSettings.PredictionMemoryBudget"/>; then k_c costs one explicit Jacobian of x* and one product.
-/// Otherwise (and for heads with a structured kernel) the cross kernel is computed per prediction.
+/// Otherwise (and for heads with a structured kernel) the cross kernel is computed per prediction, for networks of known
+/// layers from the training inputs' layer parts kept under the same budget (no pass over X) when they fit.
 /// </summary>
 internal sealed class IndependentLaplaceVariance : IPosteriorVariance
 {
     private readonly LinearizedNetwork network;
     private readonly double priorVariance;
     private readonly Lazy<Tensor?> trainingRows;
+    private readonly Lazy<LayerKernel.Parts?> kernelParts;
 
     /// <param name="network">The linearized network.</param>
     /// <param name="training">The training inputs as the adapted part of the network sees them.</param>
@@ -35,6 +37,9 @@ internal sealed class IndependentLaplaceVariance : IPosteriorVariance
         Coupling = coupling;
         this.priorVariance = priorVariance;
         trainingRows = new Lazy<Tensor?>(ArrangeTrainingRows, LazyThreadSafetyMode.ExecutionAndPublication);
+        kernelParts = new Lazy<LayerKernel.Parts?>(
+            () => KeepsTrainingRows ? null : network.KeepKernelParts(Training, blocksOnly: true, InferenceSettings.PredictionMemoryBudget),
+            LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     public PreparedInputs Training { get; }
@@ -73,7 +78,8 @@ internal sealed class IndependentLaplaceVariance : IPosteriorVariance
 
     public long Bytes => (Lower.numel() + RootD.numel() + Coupling.numel()) * sizeof(double) +
                          Training.HeadInputs.numel() * Training.HeadInputs.ElementSize +
-                         (trainingRows.IsValueCreated && trainingRows.Value is { } rows ? rows.numel() * sizeof(double) : 0);
+                         (trainingRows.IsValueCreated && trainingRows.Value is { } rows ? rows.numel() * sizeof(double) : 0) +
+                         (kernelParts.IsValueCreated && kernelParts.Value is { } parts ? parts.Bytes : 0);
 
     public const byte Kind = 3;
 
@@ -110,7 +116,7 @@ internal sealed class IndependentLaplaceVariance : IPosteriorVariance
             Tensor prior = test.Squared().sum(dim: 2);
             return (rows.bmm(test.permute(1, 2, 0)), prior);
         }
-        var (cross, diagonal) = network.CrossKernelAndDiagonal(inputs.Prepared, Training, blocksOnly: true);   // [B·C, N·C]
+        var (cross, diagonal) = network.CrossKernelAndDiagonal(inputs.Prepared, Training, blocksOnly: true, kernelParts.Value);   // [B·C, N·C]
         Tensor byClass = cross.reshape(b, Classes, Training.Count, Classes).diagonal(0, 1, 3);   // [B, N, C]
         return (byClass.permute(2, 1, 0), diagonal);
     }

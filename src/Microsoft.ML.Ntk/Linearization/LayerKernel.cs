@@ -45,10 +45,10 @@ internal static class LayerKernel
     /// call, instead of B·C tangent passes or an explicit Jacobian of X*.
     /// </summary>
     public static (Tensor Cross, Tensor Diagonal)? Cross(NetworkFunction head, PreparedInputs test, PreparedInputs training, int outputs,
-                                                         int batchSize, bool blocksOnly)
+                                                         int batchSize, bool blocksOnly, Parts? kept = null)
     {
         using var scope = NewDisposeScope();
-        var plan = new Plan(training.Count, blocksOnly ? outputs : (long)outputs * outputs, Factoring.WhenItPays);
+        var plan = kept?.Plan ?? TrainingPlan(training.Count, outputs, blocksOnly);
         using var own = Collect(head, test, 0, test.Count, outputs, batchSize, plan);
         if (own is null) return null;
         long b = test.Count, n = training.Count, c = outputs;
@@ -56,9 +56,10 @@ internal static class LayerKernel
         Tensor cross = blocksOnly ? zeros(c, b, n, dtype: ScalarType.Float64, device: diagonal.device)
                                   : zeros(b * c, n * c, dtype: ScalarType.Float64, device: diagonal.device);
         long perChunk = LinearizationSettings.MaxJacobianBytes / (c * Math.Max(1, own.ExplicitWidth) * sizeof(double));
-        foreach (var (start, length) in DataBatches.Of(n, (int)Math.Clamp(perChunk, 1, batchSize)))
+        foreach (var (start, length) in kept is null ? DataBatches.Of(n, (int)Math.Clamp(perChunk, 1, batchSize)) : new[] { (0L, n) })
         {
-            using var part = Collect(head, training, start, length, outputs, batchSize, plan)!;
+            using var fresh = kept is null ? Collect(head, training, start, length, outputs, batchSize, plan)! : null;
+            var part = fresh ?? kept!;
             if (blocksOnly) cross.narrow(2, start, length).Accumulate(own.Blocks(part));
             else cross.narrow(1, start * c, length * c).Accumulate(own.Full(part));
         }
@@ -67,28 +68,50 @@ internal static class LayerKernel
     }
 
     /// <summary>
+    /// The parts of the training inputs, for cross kernels against them without passes over them (<see cref="Cross"/>), when
+    /// they take at most <paramref name="budgetBytes"/> (estimated from the first batch); else null, as when parameters are shared.
+    /// </summary>
+    public static Parts? Keep(NetworkFunction head, PreparedInputs training, int outputs, int batchSize, bool blocksOnly, long budgetBytes)
+    {
+        var plan = TrainingPlan(training.Count, outputs, blocksOnly);
+        long first = Math.Min(batchSize, training.Count);
+        using (var sample = Collect(head, training, 0, first, outputs, batchSize, plan))
+            if (sample is null || (double)sample.Bytes / first * training.Count > budgetBytes) return null;
+        return Collect(head, training, 0, training.Count, outputs, batchSize, plan);
+    }
+
+    private static Plan TrainingPlan(long count, int outputs, bool blocksOnly) =>
+        new(count, blocksOnly ? outputs : (long)outputs * outputs, Factoring.WhenItPays);
+
+    /// <summary>
     /// Which layers use their factors, decided at the first batch for a set of <paramref name="count"/> inputs and
     /// <paramref name="outputPairs"/> pairs of outputs, and then kept, so that both sides of a cross kernel split alike.
     /// </summary>
-    private sealed class Plan(long count, long outputPairs, Factoring factoring)
+    public sealed class Plan(long count, long outputPairs, Factoring factoring)
     {
         private bool[]? factorsOf;
 
-        public bool Factored(int layer) => factorsOf![layer];
+        internal bool Factored(int layer) => factorsOf![layer];
 
-        public void Decide(IReadOnlyList<RecordedLayer> layers, Tensor[] signals, Func<Tensor?, bool> adapted, long outputs) =>
+        internal void Decide(IReadOnlyList<RecordedLayer> layers, Tensor[] signals, Func<Tensor?, bool> adapted, long outputs) =>
             factorsOf ??= layers.Select((layer, i) => UsesFactors(layer, signals[i], adapted, count, outputs, outputPairs, factoring)).ToArray();
     }
 
-    /// <summary>One input set's factored layers and the other layers' per-example gradients [C, N, P_explicit] in float64.</summary>
-    private sealed class Parts(List<FactoredLayerKernel.Factors> factored, Tensor explicitRows) : IDisposable
+    /// <summary>
+    /// One input set's factored layers and the other layers' per-example gradients [C, N, P_explicit] in float64, detached from
+    /// every scope (a posterior may keep them for its lifetime), with the plan that split the layers.
+    /// </summary>
+    public sealed class Parts(List<FactoredLayerKernel.Factors> factored, Tensor explicitRows, Plan plan) : IDisposable
     {
+        public Plan Plan => plan;
+        public long Bytes => explicitRows.numel() * sizeof(double) + factored.Sum(f => f.Bytes);
+
         private List<FactoredLayerKernel.Factors> Factored => factored;
         private Tensor ExplicitRows => explicitRows;
         public long ExplicitWidth => explicitRows.shape[2];
 
         /// <summary>K_c(this, other) as [C, N1, N2].</summary>
-        public Tensor Blocks(Parts other)
+        internal Tensor Blocks(Parts other)
         {
             Tensor blocks = explicitRows.matmul(other.ExplicitRows.transpose(1, 2));
             for (int i = 0; i < factored.Count; i++) FactoredLayerKernel.AddBlocks(blocks, factored[i], other.Factored[i]);
@@ -96,7 +119,7 @@ internal static class LayerKernel
         }
 
         /// <summary>K(this, other) as [N1·C, N2·C], row n·C + c.</summary>
-        public Tensor Full(Parts other)
+        internal Tensor Full(Parts other)
         {
             Tensor kernel = Rows(explicitRows).mm(Rows(other.ExplicitRows).t());
             for (int i = 0; i < factored.Count; i++) FactoredLayerKernel.AddFull(kernel, factored[i], other.Factored[i]);
@@ -164,8 +187,8 @@ internal static class LayerKernel
                             factoredSignals.Add(Enumerable.Range(0, outputs).Select(_ => new List<Tensor>()).ToArray());
                             forms.Add(factors);
                         }
-                        if (c == 0) factoredInputs[factored].Add(Keep(factors.Inputs?.contiguous(), detached));
-                        factoredSignals[factored][c].Add(Keep(factors.Signals.contiguous(), detached)!);
+                        if (c == 0) factoredInputs[factored].Add(Detached(factors.Inputs?.contiguous(), detached));
+                        factoredSignals[factored][c].Add(Detached(factors.Signals.contiguous(), detached)!);
                         factored++;
                     }
                     else
@@ -175,7 +198,7 @@ internal static class LayerKernel
                     }
                 }
                 Tensor rows = gradients.Count == 0 ? zeros(length, 0, dtype: ScalarType.Float64, device: x.HeadInputs.device) : cat(gradients.ToArray(), 1);
-                explicitRows[c].Add(Keep(rows, detached)!);
+                explicitRows[c].Add(Detached(rows, detached)!);
             }).Dispose();
             if (shared) return null;
             if (start == 0) ExplicitKernel.CheckSize(count * outputs, explicitRows[0][0].shape[1]);   // the gradients still to come
@@ -183,7 +206,7 @@ internal static class LayerKernel
         var layersOut = factoredInputs.Select((inputs, i) => new FactoredLayerKernel.Factors(
             inputs[0] is null ? null : Concatenate(inputs.Select(t => t!).ToList()), Stack(factoredSignals[i].Select(Concatenate).ToList()),
             forms[i].Bias, forms[i].Expand)).ToList();
-        return new Parts(layersOut, Stack(explicitRows.Select(Concatenate).ToList()));
+        return new Parts(layersOut, Stack(explicitRows.Select(Concatenate).ToList()), plan);
     }
 
     /// <summary>Whether a recorded layer contributes by its factors (see <see cref="Factoring"/>), judged from its first batch.</summary>
@@ -198,7 +221,7 @@ internal static class LayerKernel
     }
 
     /// <summary>A tensor kept beyond its pass's scope, noted so that it is freed if the collection fails.</summary>
-    private static Tensor? Keep(Tensor? t, List<Tensor> detached)
+    private static Tensor? Detached(Tensor? t, List<Tensor> detached)
     {
         if (t is null) return null;
         t.DetachFromDisposeScope();

@@ -183,20 +183,34 @@ internal sealed class LinearizedNetwork
 
     /// <summary>
     /// The cross kernel k0(x*, X) [B·C, N·C] and the prior diagonal k0(x*, x*) [B, C], in float64 (with
-    /// <paramref name="blocksOnly"/> the cross kernel's entries between different outputs may be left zero). Networks of known
+    /// <paramref name="blocksOnly"/> the cross kernel's entries between different outputs may be left zero; with
+    /// <paramref name="kept"/> parts of X from <see cref="KeepKernelParts"/>, made with the same blocksOnly, no pass over X runs). Networks of known
     /// layers sum both layer by layer (<see cref="LayerKernel.Cross"/>); otherwise both come from one explicit Jacobian of the
     /// test inputs (its rows' squared norms are the diagonal), its rows pushed through the training inputs as tangents.
     /// </summary>
-    public (Tensor Cross, Tensor Diagonal) CrossKernelAndDiagonal(PreparedInputs test, PreparedInputs training, bool blocksOnly = false)
+    public (Tensor Cross, Tensor Diagonal) CrossKernelAndDiagonal(PreparedInputs test, PreparedInputs training, bool blocksOnly = false,
+                                                                  LayerKernel.Parts? kept = null)
     {
         if (HasStructuredKernel(test)) return (Kernel(test, training), KernelDiagonal(test));
         CheckOwner(test);
         CheckOwner(training);
-        if (HasKnownLayers && LayerKernel.Cross(head, test, training, (int)OutputCount(test), BatchSize, blocksOnly) is { } layered) return layered;
+        if (HasKnownLayers && LayerKernel.Cross(head, test, training, (int)OutputCount(test), BatchSize, blocksOnly, kept) is { } layered) return layered;
         using var scope = NewDisposeScope();
         var (rows, cross) = JacobianAgainst(test, training);
         Tensor diagonal = rows.to(ScalarType.Float64).Squared().sum(dim: 1).reshape(test.Count, -1);
         return (scope.MoveToOuter(cross), scope.MoveToOuter(diagonal));
+    }
+
+    /// <summary>
+    /// The layer parts of the training inputs that cross kernels against them need (<see cref="LayerKernel.Keep"/>), when the
+    /// network has known layers and no structured kernel and they fit <paramref name="budgetBytes"/>; else null.
+    /// </summary>
+    public LayerKernel.Parts? KeepKernelParts(PreparedInputs training, bool blocksOnly, long budgetBytes)
+    {
+        CheckOwner(training);
+        return HasKnownLayers && !HasStructuredKernel(training)
+            ? LayerKernel.Keep(head, training, (int)OutputCount(training), BatchSize, blocksOnly, budgetBytes)
+            : null;
     }
 
     /// <summary>Whether explicit kernels and diagonals use the structure of a fully connected head (no Jacobian built).</summary>

@@ -65,6 +65,17 @@ public class LayerKernelTests
         var (blocks, _) = linearized.CrossKernelAndDiagonal(star, x, blocksOnly: true);
         Tolerances.AssertClose(OutputCoupling.Independent(blocks, c), OutputCoupling.Independent(expected, c), Tolerances.Float64, $"{name} cross blocks");
         Tolerances.AssertClose(linearized.GenericKernel(x, star), expected.t(), Tolerances.Float64, $"{name} cross kernel, larger set first");
+
+        if (linearized.HasStructuredKernel(x) || !linearized.HasKnownLayers) return;          // those keep no layer parts
+        Assert.Null(linearized.KeepKernelParts(x, blocksOnly: false, budgetBytes: 1));
+        foreach (bool blocksOnly in new[] { false, true })
+        {
+            using var kept = linearized.KeepKernelParts(x, blocksOnly, budgetBytes: 1L << 30)!;
+            var (fromKept, keptDiagonal) = linearized.CrossKernelAndDiagonal(star, x, blocksOnly, kept);
+            Tensor reference = blocksOnly ? OutputCoupling.Independent(expected, c) : expected;
+            Tolerances.AssertClose(blocksOnly ? OutputCoupling.Independent(fromKept, c) : fromKept, reference, Tolerances.Float64, $"{name} from kept parts ({blocksOnly})");
+            Tolerances.AssertClose(keptDiagonal, expectedDiagonal, Tolerances.Float64, $"{name} diagonal with kept parts");
+        }
     }
 
     /// <summary>A layer used twice: the layer sums would miss the cross terms between its uses, so J is formed instead.</summary>
