@@ -98,13 +98,14 @@ internal static class LayerKernel
     }
 
     /// <summary>
-    /// One input set's factored layers and the other layers' per-example gradients [C, N, P_explicit] in float64, detached from
+    /// One input set's factored layers and the other layers' per-example gradients [C, N, P_explicit] (in the network's precision,
+    /// multiplied in float64), detached from
     /// every scope (a posterior may keep them for its lifetime), with the plan that split the layers.
     /// </summary>
     public sealed class Parts(List<FactoredLayerKernel.Factors> factored, Tensor explicitRows, Plan plan) : IDisposable
     {
         public Plan Plan => plan;
-        public long Bytes => explicitRows.numel() * sizeof(double) + factored.Sum(f => f.Bytes);
+        public long Bytes => explicitRows.numel() * explicitRows.ElementSize + factored.Sum(f => f.Bytes);
 
         private List<FactoredLayerKernel.Factors> Factored => factored;
         private Tensor ExplicitRows => explicitRows;
@@ -113,7 +114,7 @@ internal static class LayerKernel
         /// <summary>K_c(this, other) as [C, N1, N2].</summary>
         internal Tensor Blocks(Parts other)
         {
-            Tensor blocks = explicitRows.matmul(other.ExplicitRows.transpose(1, 2));
+            Tensor blocks = explicitRows.to(ScalarType.Float64).matmul(other.ExplicitRows.to(ScalarType.Float64).transpose(1, 2));
             for (int i = 0; i < factored.Count; i++) FactoredLayerKernel.AddBlocks(blocks, factored[i], other.Factored[i]);
             return blocks;
         }
@@ -136,7 +137,7 @@ internal static class LayerKernel
             }
         }
 
-        private static Tensor Rows(Tensor byOutput) => byOutput.transpose(0, 1).flatten(0, 1);       // [N·C, P_explicit], row n·C + c
+        private static Tensor Rows(Tensor byOutput) => byOutput.to(ScalarType.Float64).transpose(0, 1).flatten(0, 1);   // [N·C, P_explicit], row n·C + c
     }
 
     /// <summary>The parts of the inputs [offset, offset + count) of <paramref name="x"/>, detached from every scope; null when parameters are shared.</summary>
@@ -194,10 +195,10 @@ internal static class LayerKernel
                     else
                     {
                         gradients.AddRange(layer.Rule.PerExampleGradients(layer.Module, layer.Input, signals[i], adapted)
-                                                .Select(g => g.Gradient.reshape(length, -1).to(ScalarType.Float64)));
+                                                .Select(g => g.Gradient.reshape(length, -1)));
                     }
                 }
-                Tensor rows = gradients.Count == 0 ? zeros(length, 0, dtype: ScalarType.Float64, device: x.HeadInputs.device) : cat(gradients.ToArray(), 1);
+                Tensor rows = gradients.Count == 0 ? zeros(length, 0, dtype: x.HeadInputs.dtype, device: x.HeadInputs.device) : cat(gradients.ToArray(), 1);
                 explicitRows[c].Add(Detached(rows, detached)!);
             }).Dispose();
             if (shared) return null;
