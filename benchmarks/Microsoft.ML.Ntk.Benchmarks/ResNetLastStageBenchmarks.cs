@@ -13,7 +13,8 @@ namespace Microsoft.ML.Ntk.Benchmarks;
 /// fine-tuning the same parameters with full-batch Adam until the training cross-entropy reaches that of the Ntk posterior mean
 /// (at most 400 steps), at three learning rates. The labels are learnable by the adapted part: the arg max of a random linear
 /// map of the network's own standardized last-stage features. Fine-tuning runs from the trunk's outputs, computed once, as the
-/// Ntk fit does. One run each (LongFitConfig); the target loss is computed once per process (one more fit).
+/// Ntk fit does; and 300 predictions of the Ntk posterior. One run each (LongFitConfig); the target loss and the predicting
+/// posterior come from one more fit, once per process.
 /// </summary>
 [Config(typeof(LongFitConfig))]
 public class ResNetLastStageBenchmarks
@@ -25,6 +26,8 @@ public class ResNetLastStageBenchmarks
     private static nn.Module<Tensor, Tensor> network = null!;
     private static Tensor inputs = null!, labels = null!, trunkOutputs = null!;
     private static double targetLoss = double.NaN;
+    private static ClassificationPosterior posterior = null!;
+    private static Tensor testInputs = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -39,6 +42,15 @@ public class ResNetLastStageBenchmarks
         using var scope = NewDisposeScope();
         var posterior = Fit();
         Console.WriteLine($"// ntk: target training loss {targetLoss:F4}; {posterior.Report}");
+    }
+
+    /// <summary>300 predictions (probabilities with the variance) of the posterior fitted once in the setup.</summary>
+    [Benchmark(Description = "300 predictions of the Ntk posterior")]
+    public void Predict()
+    {
+        using var scope = NewDisposeScope();
+        var prediction = posterior.Predict(testInputs);
+        Console.WriteLine($"// predictions: mean latent variance {prediction.LatentVariance.mean().item<double>():E3}, bytes kept {posterior.Variance.Bytes >> 20} MiB");
     }
 
     [Benchmark(Description = "fine-tuning (Adam, full batch) to the same training loss")]
@@ -83,7 +95,11 @@ public class ResNetLastStageBenchmarks
             features = (features - features.mean(new long[] { 0 }, keepdim: true)) / features.std(0, keepdim: true);
             labels = features.matmul(randn(features.shape[1], Classes)).argmax(1);
         }
-        var posterior = Fit();
+        posterior = Fit();
+        testInputs = randn(300, 3, 32, 32);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        posterior.Predict(testInputs.narrow(0, 0, 1));                               // keeps the training parts (first prediction)
+        Console.WriteLine($"// first prediction (keeps the training inputs' layer parts): {watch.Elapsed.TotalSeconds:F1} s");
         using var training = new TestInputs(posterior.Network, inputs);
         Tensor mean = RegressionPosterior.PosteriorMean(training, posterior.Mean, Array.Empty<double>(), posterior.ParameterShift);
         return nn.functional.cross_entropy(mean, labels).item<double>();
