@@ -27,8 +27,10 @@ internal static class CovarianceScaleSelection
     /// <param name="priorVariance">The fit's s².</param>
     /// <param name="solver">The limits of each fold's Newton solve.</param>
     /// <param name="settings">The predictive approximation (probit or Monte Carlo, its samples and seed).</param>
+    /// <param name="steps">What the fit's other modes found about conjugate-gradient Newton steps (<see cref="NewtonStepChoice"/>), or null.</param>
     public static CovarianceScaleChoice Choose(Tensor kernel, Tensor prior, Tensor onehot, Tensor labels, bool independentOutputs,
-                                               double priorVariance, SolverSettings solver, ClassificationSettings settings)
+                                               double priorVariance, SolverSettings solver, ClassificationSettings settings,
+                                               NewtonStepChoice? steps = null)
     {
         using var scope = NewDisposeScope();
         long n = labels.shape[0];
@@ -42,7 +44,7 @@ internal static class CovarianceScaleSelection
             Tensor heldOut = tensor(Enumerable.Range(0, (int)n).Where(i => fold[i] == f).Select(i => (long)i).ToArray(), device: labels.device);
             Tensor training = tensor(Enumerable.Range(0, (int)n).Where(i => fold[i] != f).Select(i => (long)i).ToArray(), device: labels.device);
             var (mean, covariance) = independentOutputs
-                ? HeldOutIndependent(kernel, prior, onehot, training, heldOut, priorVariance, solver)
+                ? HeldOutIndependent(kernel, prior, onehot, training, heldOut, priorVariance, solver, steps)
                 : HeldOutFull(kernel, prior, onehot, training, heldOut, priorVariance, solver);
             held.Add((mean, covariance, labels.index_select(0, heldOut)));
         }
@@ -65,11 +67,11 @@ internal static class CovarianceScaleSelection
     }
 
     private static (Tensor Mean, Tensor Covariance) HeldOutIndependent(Tensor blocks, Tensor prior, Tensor onehot, Tensor training, Tensor heldOut,
-                                                                       double s2, SolverSettings solver)
+                                                                       double s2, SolverSettings solver, NewtonStepChoice? steps)
     {
         Tensor rows = blocks.index_select(1, training);
         var mode = IndependentLaplace.Solve(rows.index_select(2, training), prior.index_select(0, training), onehot.index_select(0, training), s2, solver,
-                                            start: null, InferenceSettings.EvidenceSearchObjectiveAccuracy);
+                                            start: null, InferenceSettings.EvidenceSearchObjectiveAccuracy, steps);
         Tensor cross = rows.index_select(2, heldOut);                                                    // [C, Nt, Nh]
         Tensor own = blocks.index_select(1, heldOut).index_select(2, heldOut).diagonal(0, 1, 2).t();    // [Nh, C]
         Tensor a = mode.Weights.reshape(training.shape[0], -1);                                          // [Nt, C]

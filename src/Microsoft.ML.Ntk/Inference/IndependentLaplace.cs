@@ -42,11 +42,12 @@ internal static class IndependentLaplace
     /// <param name="settings">The tolerance (relative to the gradient at a = 0) and cancellation.</param>
     /// <param name="start">Weights a [N·C] (layout n·C + c) to start from, or null for a = 0.</param>
     /// <param name="objectiveAccuracy">When positive, stop once the objective is provably within it of the mode (<see cref="ModeAccuracy"/>).</param>
+    /// <param name="steps">What earlier modes of the same fit found about conjugate-gradient steps, or null.</param>
     public static IndependentMode Solve(Tensor blocks, Tensor prior, Tensor onehot, double priorVariance, SolverSettings settings, Tensor? start = null,
-                                        double objectiveAccuracy = 0)
+                                        double objectiveAccuracy = 0, NewtonStepChoice? steps = null)
     {
         using var scope = NewDisposeScope();
-        var problem = new Problem(blocks, prior.to(ScalarType.Float64), onehot.to(ScalarType.Float64), priorVariance);
+        var problem = new Problem(blocks, prior.to(ScalarType.Float64), onehot.to(ScalarType.Float64), priorVariance, steps ?? new NewtonStepChoice());
         var state = problem.Evaluate(start?.to(ScalarType.Float64).reshape(problem.N, problem.C).clone() ?? zeros_like(problem.M));
         double initial = problem.GradientNorm(problem.Evaluate(zeros_like(problem.M)));
         double target = ModeAccuracy.TargetGradient(settings, initial, priorVariance, objectiveAccuracy);
@@ -84,13 +85,11 @@ internal static class IndependentLaplace
     /// <summary>The factors of one Newton step at probabilities p: L_c [C, N, N], D_c^½ [C, N], E_c [C, N, N], M [N, N].</summary>
     private sealed record Factors(Tensor Lower, Tensor RootD, Tensor E, Tensor M, double LogDeterminant, double Jitter);
 
-    private sealed class Problem(Tensor blocks, Tensor m, Tensor y, double s2)
+    private sealed class Problem(Tensor blocks, Tensor m, Tensor y, double s2, NewtonStepChoice steps)
     {
         public long N => m.shape[0];
         public long C => m.shape[1];
         public Tensor M => m;
-
-        private bool conjugateGradientsFailed;
 
         /// <summary>K v for v [N, C]: column c through block c.</summary>
         private Tensor Kernel(Tensor v) => blocks.matmul(v.t().unsqueeze(2)).squeeze(2).t();
@@ -136,11 +135,12 @@ internal static class IndependentLaplace
         /// <summary>
         /// The Newton step by conjugate gradients: a ← b − W^½ A⁻¹ W^½ s² K b with A = I + W^½ s² K W^½
         /// (<see cref="CurvatureKernelOperator"/>), no factorization. When the solve does not reach its tolerance within
-        /// <see cref="InferenceSettings.NewtonConjugateGradientSteps"/> (s² K W large), the step by factors is taken instead.
+        /// <see cref="InferenceSettings.NewtonConjugateGradientSteps"/> (s² K W large), the step by factors is taken instead, and
+        /// from then on at this s² and above (<see cref="NewtonStepChoice"/>).
         /// </summary>
         public State? StepByConjugateGradients(State state, SolverSettings settings)
         {
-            if (conjugateGradientsFailed) return Step(state);                        // s² K W too large: factors for the rest of the solve
+            if (!steps.TriesConjugateGradients(s2)) return Step(state);             // s² K W too large: factors, here and at larger s²
             var (b, p) = NewtonTarget(state);
             Tensor root = CurvatureKernelOperator.CurvatureRoots(p);
             Tensor rhs = CurvatureKernelOperator.ApplyRoot(root, Kernel(b).Times(s2)).reshape(-1, 1);
@@ -149,7 +149,7 @@ internal static class IndependentLaplace
             var solve = ConjugateGradients.Solve(new CurvatureKernelOperator(blocks, root, s2), rhs, preconditioner: null, inner);
             if (!solve.Converged)
             {
-                conjugateGradientsFailed = true;
+                steps.ConjugateGradientsFailed(s2);
                 return Step(state);
             }
             Tensor next = b - CurvatureKernelOperator.ApplyRoot(root, solve.Solution.reshape(N, C));

@@ -16,6 +16,9 @@ internal sealed class SoftmaxModes(Tensor kernel, Tensor prior, Tensor onehot, b
 {
     private readonly Tensor? blocks = independentOutputs ? kernel : null;
 
+    /// <summary>Shared by every independent-outputs mode of the fit, the held-out folds' included.</summary>
+    public NewtonStepChoice Steps { get; } = new();
+
     private Tensor? warm, best;
     private double warmVariance = 1, bestVariance = 1, bestEvidence = double.NegativeInfinity;
     private int evaluated;
@@ -33,7 +36,7 @@ internal sealed class SoftmaxModes(Tensor kernel, Tensor prior, Tensor onehot, b
         }
         else
         {
-            var mode = IndependentLaplace.Solve(blocks, prior, onehot, s2, limits, Start(s2), InferenceSettings.EvidenceSearchObjectiveAccuracy);
+            var mode = IndependentLaplace.Solve(blocks, prior, onehot, s2, limits, Start(s2), InferenceSettings.EvidenceSearchObjectiveAccuracy, Steps);
             evidence = mode.Evidence;
             Keep(mode.Weights, s2, evidence, evaluation);
         }
@@ -47,7 +50,7 @@ internal sealed class SoftmaxModes(Tensor kernel, Tensor prior, Tensor onehot, b
         Tensor? start = best is null ? null : best.Times(bestVariance / s2);
         return blocks is null
             ? LatentLaplace.Solve(kernel, prior, onehot, s2, progress, start)
-            : IndependentLaplace.Solve(blocks, prior, onehot, s2, progress, start);
+            : IndependentLaplace.Solve(blocks, prior, onehot, s2, progress, start, steps: Steps);
     }
 
     private Tensor? Start(double s2) => warm?.Times(warmVariance / s2);
