@@ -27,6 +27,7 @@ public class ForcedCollectionTests
         cases.Add(("softmax", () => Softmax(independentOutputs: false)));
         cases.Add(("softmax, independent outputs", () => Softmax(independentOutputs: true)));
         cases.Add(("binary, one output", Binary));
+        cases.Add(("layer-summed cross kernels (factored convolutions), kept and formed", LayerCrossKernels));
         var posterior = GaussianProcessRegression.Fit(new LinearizedNetwork(Cnn.Network, ParameterSelection.All), Cnn.Inputs, Targets, new RegressionSettings());
         cases.Add(("40 single-row predictions", () => cat(Enumerable.Range(0, 40).Select(i =>
         {
@@ -76,6 +77,18 @@ public class ForcedCollectionTests
 
     // Built before the collections start: the tests' own helpers are not what is measured.
     private static readonly TestCase Cnn = TestNetworks.Create("cnn-batchnorm"), Resnet = TestNetworks.Create("resnet");
+
+    /// <summary>K(X*, X) and k(x*, x*) summed layer by layer on the ResNet (its convolutions factored), from kept training parts and formed per call.</summary>
+    private static Tensor LayerCrossKernels()
+    {
+        var linearized = new LinearizedNetwork(Resnet.Network, ParameterSelection.All, TangentMode.Auto, batchSize: 1);
+        using var x = linearized.Prepare(Resnet.Inputs);
+        using var star = linearized.Prepare(Resnet.Inputs.flip(0));
+        using var kept = linearized.KeepKernelParts(x, blocksOnly: true, budgetBytes: 1L << 30)!;
+        var (fromKept, diagonal) = linearized.CrossKernelAndDiagonal(star, x, blocksOnly: true, kept);
+        var (formed, _) = linearized.CrossKernelAndDiagonal(star, x);
+        return cat(new[] { fromKept.flatten(), diagonal.flatten(), formed.flatten() });
+    }
 
     private static Tensor Regression(InferenceStrategy strategy)
     {
