@@ -98,9 +98,9 @@ internal static class LayerKernel
     }
 
     /// <summary>
-    /// One input set's factored layers and the other layers' per-example gradients [C, N, P_explicit] (in the network's precision,
-    /// multiplied in float64), detached from
-    /// every scope (a posterior may keep them for its lifetime), with the plan that split the layers.
+    /// One input set's factored layers and the other layers' per-example gradients [C, N, P_explicit] (in the network's
+    /// precision, multiplied in float64), detached from every scope (a posterior may keep them for its lifetime), with the plan
+    /// that split the layers.
     /// </summary>
     public sealed class Parts(List<FactoredLayerKernel.Factors> factored, Tensor explicitRows, Plan plan) : IDisposable
     {
