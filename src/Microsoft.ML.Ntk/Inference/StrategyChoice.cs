@@ -25,12 +25,14 @@ internal static class StrategyChoice
 
     /// <summary>
     /// Whether the explicit kernel and its Cholesky factor are affordable: n ≤ <see cref="InferenceSettings.DenseLimit"/>, and the kernel is
-    /// structured or comes from an explicit Jacobian of at most <see cref="LinearizationSettings.MaxJacobianBytes"/>. The iterative
-    /// strategies then take their predictive variances from the exact factor too.
+    /// structured, comes from an explicit Jacobian of at most <see cref="LinearizationSettings.MaxJacobianBytes"/>, or is summed
+    /// layer by layer with an explicit part within that limit (a ResNet's last stage). The iterative strategies then take their
+    /// predictive variances from the exact factor too.
     /// </summary>
     public static bool DenseAffordable(RegressionProblem problem) =>
         problem.Size <= InferenceSettings.DenseLimit && (problem.Network.HasStructuredKernel(problem.Inputs) ||
-                                       problem.Size * problem.Network.Parameters.Count * sizeof(double) <= LinearizationSettings.MaxJacobianBytes);
+                                       problem.Size * problem.Network.Parameters.Count * sizeof(double) <= LinearizationSettings.MaxJacobianBytes ||
+                                       problem.Network.LayerKernelFits(problem.Inputs));
 
     public static InferenceStrategy Choose(RegressionProblem problem, RegressionSettings settings)
     {

@@ -80,6 +80,16 @@ internal static class LayerKernel
         return Collect(head, training, 0, training.Count, outputs, batchSize, plan);
     }
 
+    /// <summary>
+    /// Whether the layer-summed kernel of these inputs can be formed within the explicit Jacobian's limit (its explicit part
+    /// N·C × P_explicit, judged from the first batch), false when parameters are shared.
+    /// </summary>
+    public static bool Fits(NetworkFunction head, PreparedInputs x, int outputs, int batchSize)
+    {
+        using var sample = Collect(head, x, 0, Math.Min(batchSize, x.Count), outputs, batchSize, TrainingPlan(x.Count, outputs, blocksOnly: false));
+        return sample is not null && x.Count * outputs * sample.ExplicitWidth * sizeof(double) <= LinearizationSettings.MaxJacobianBytes;
+    }
+
     private static Plan TrainingPlan(long count, int outputs, bool blocksOnly) =>
         new(count, blocksOnly ? outputs : (long)outputs * outputs, Factoring.WhenItPays);
 

@@ -213,6 +213,16 @@ internal sealed class LinearizedNetwork
             : null;
     }
 
+    /// <summary>
+    /// Whether the explicit kernel of these inputs is affordable by layer sums (<see cref="LayerKernel.Fits"/>): networks of
+    /// known layers whose explicit part fits, however many parameters the factored layers hold. Found once per input set.
+    /// </summary>
+    public bool LayerKernelFits(PreparedInputs x)
+    {
+        CheckOwner(x);
+        return x.LayerKernelFits ??= HasKnownLayers && LayerKernel.Fits(head, x, (int)OutputCount(x), BatchSize);
+    }
+
     /// <summary>Whether explicit kernels and diagonals use the structure of a fully connected head (no Jacobian built).</summary>
     public bool HasStructuredKernel(PreparedInputs x) => StructuredKernel.Supports(head.Module, Parameters, x.HeadInputs.dim());
 

@@ -38,6 +38,9 @@ internal sealed class PreparedInputs : IDisposable
 
     public Tensor Batch(long start, long length) => HeadInputs.narrow(0, start, length);
 
+    /// <summary>Whether the layer-summed kernel of these inputs fits (<see cref="LinearizedNetwork.LayerKernelFits"/>), once found.</summary>
+    internal bool? LayerKernelFits { get; set; }
+
     /// <summary>
     /// The same inputs without tapes, recorded or replayed: every product on it takes the same single-pass route, so
     /// its results do not depend on what ran before (a replayed tape rounds differently from a first pass).

@@ -36,6 +36,40 @@ public class StrategyChoiceTests
         Assert.Equal(InferenceStrategy.FunctionSpace, StrategyChoice.Choose(new RegressionProblem(wide, wx, wy), new RegressionSettings()));
     }
 
+    /// <summary>
+    /// A convolution before a fully connected part of 13.6M parameters, N = 24: its explicit Jacobian (2.6 GB) exceeds the 2 GiB
+    /// limit and the head is not a structured one, but the layer sums form the kernel (the fully connected layers by their factors,
+    /// the convolution's 20 parameters explicitly), so Auto picks Dense; with a grouped convolution holding many parameters it does not.
+    /// </summary>
+    [Fact]
+    public void AutoPicksDenseWhenTheLayerSumsFormTheKernelThoughJWouldNotFit()
+    {
+        TorchSharpLoader.EnsureLoaded();
+        manual_seed(62);
+        var network = nn.Sequential(nn.Conv2d(1, 2, 3, padding: 1), nn.ReLU(), nn.Flatten(), nn.Linear(32, 3000), nn.Tanh(), nn.Linear(3000, 4500),
+                                    nn.Tanh(), nn.Linear(4500, 1)).to(ScalarType.Float64);
+        network.eval();
+        Tensor x = randn(24, 1, 4, 4, dtype: ScalarType.Float64);
+        var linearized = new LinearizedNetwork(network, ParameterSelection.All);
+        var problem = new RegressionProblem(linearized, x, x.sum(new long[] { 1, 2, 3 }).unsqueeze(1));
+        Assert.True(problem.Size * linearized.Parameters.Count * sizeof(double) > LinearizationSettings.MaxJacobianBytes);
+        Assert.False(linearized.HasStructuredKernel(problem.Inputs));
+        Assert.True(linearized.LayerKernelFits(problem.Inputs));
+        Assert.Equal(InferenceStrategy.Dense, StrategyChoice.Choose(problem, new RegressionSettings()));
+        var posterior = GaussianProcessRegression.Fit(linearized, x, x.sum(new long[] { 1, 2, 3 }).unsqueeze(1), new RegressionSettings());
+        Assert.Equal(InferenceStrategy.Dense, posterior.Report.Strategy);
+        var prediction = posterior.Predict(x.narrow(0, 0, 3));                                   // the cross kernel from the kept layer parts
+        Assert.True(prediction.PredictiveVariance.gt(0).all().item<bool>() && prediction.Mean.isfinite().all().item<bool>());
+
+        // 80,000 parameters of a grouped convolution, whose gradients stay explicit: 4,500 × 80,000 values exceed the limit.
+        var convolutional = nn.Sequential(nn.Conv2d(1, 400, 3, padding: 1), nn.ReLU(), nn.Conv2d(400, 8000, 3, padding: 1, groups: 400),
+                                          nn.ReLU(), nn.AdaptiveAvgPool2d(new long[] { 1, 1 }), nn.Flatten(), nn.Linear(8000, 1)).to(ScalarType.Float64);
+        convolutional.eval();
+        var grouped = new LinearizedNetwork(convolutional, ParameterSelection.All, batchSize: 16);
+        using var prepared = grouped.Prepare(randn(4500, 1, 4, 4, dtype: ScalarType.Float64));
+        Assert.False(grouped.LayerKernelFits(prepared));
+    }
+
     private static (LinearizedNetwork Network, Tensor X, Tensor Y) Problem(long samples, long hidden)
     {
         TorchSharpLoader.EnsureLoaded();
