@@ -32,16 +32,12 @@ internal static class FactoredLayerKernel
     /// <summary>Adds K_c(X1, X2) of this layer to <paramref name="blocks"/> [C, N1, N2] for every output c.</summary>
     public static void AddBlocks(Tensor blocks, Factors first, Factors second)
     {
-        using var scope = NewDisposeScope();
-        bool symmetric = ReferenceEquals(first, second);
-        second = second.Expanded();
-        first = symmetric ? second : first.Expanded();
         long c = first.Outputs, l1 = first.Positions, l2 = second.Positions;
-        AddByChunks(blocks, first, second, symmetric, scale: 1, entriesPerRow: (c + 1) * l1 * second.Count * l2, (start, length, width) =>
+        AddByChunks(blocks, first, second, scale: 1, entriesPerRow: (c + 1) * l1 * second.Count * l2, (f1, f2, start, length, width) =>
         {
-            Tensor gram = InputGram(first, second, start, length, width);                       // [len·L1, width·L2]
-            Tensor left = first.Signals.narrow(1, start, length).flatten(1, 2);                     // [C, len·L1, out]
-            Tensor right = second.Signals.narrow(1, 0, width).flatten(1, 2);                        // [C, width·L2, out]
+            Tensor gram = InputGram(f1, f2, start, length, width);                               // [len·L1, width·L2]
+            Tensor left = f1.Signals.narrow(1, start, length).flatten(1, 2);                        // [C, len·L1, out]
+            Tensor right = f2.Signals.narrow(1, 0, width).flatten(1, 2);                            // [C, width·L2, out]
             return left.bmm(right.transpose(1, 2)).mul_(gram).reshape(c, length, l1, width, l2).sum(new long[] { 2, 4 });
         });
     }
@@ -49,34 +45,35 @@ internal static class FactoredLayerKernel
     /// <summary>Adds K(X1, X2) of this layer to <paramref name="kernel"/> [N1·C, N2·C] (row n·C + c), every pair of outputs.</summary>
     public static void AddFull(Tensor kernel, Factors first, Factors second)
     {
-        using var scope = NewDisposeScope();
-        bool symmetric = ReferenceEquals(first, second);
-        second = second.Expanded();
-        first = symmetric ? second : first.Expanded();
         long c = first.Outputs, l1 = first.Positions, l2 = second.Positions;
-        AddByChunks(kernel, first, second, symmetric, scale: c, entriesPerRow: (c * c + 1) * l1 * second.Count * l2, (start, length, width) =>
+        AddByChunks(kernel, first, second, scale: c, entriesPerRow: (c * c + 1) * l1 * second.Count * l2, (f1, f2, start, length, width) =>
         {
-            Tensor gram = InputGram(first, second, start, length, width).reshape(length, 1, l1, width, 1, l2);
-            Tensor left = first.Signals.narrow(1, start, length).permute(1, 0, 2, 3).flatten(0, 2);   // [len·C·L1, out], row (n, c, s)
-            Tensor right = second.Signals.narrow(1, 0, width).permute(1, 0, 2, 3).flatten(0, 2);      // [width·C·L2, out]
+            Tensor gram = InputGram(f1, f2, start, length, width).reshape(length, 1, l1, width, 1, l2);
+            Tensor left = f1.Signals.narrow(1, start, length).permute(1, 0, 2, 3).flatten(0, 2);      // [len·C·L1, out], row (n, c, s)
+            Tensor right = f2.Signals.narrow(1, 0, width).permute(1, 0, 2, 3).flatten(0, 2);          // [width·C·L2, out]
             Tensor signals = left.mm(right.t()).reshape(length, c, l1, width, c, l2).mul_(gram);
             return signals.sum(new long[] { 2, 5 }).reshape(length * c, width * c);
         });
     }
 
     /// <summary>
-    /// Adds term(start, length, width) — the kernel of the first set's rows [start, start + length) against the second set's
-    /// rows [0, width), in the last two dimensions, <paramref name="scale"/> kernel rows per input — to the target. For one set
-    /// against itself (<paramref name="symmetric"/>) the term covers the columns up to the chunk's end and its part left of the chunk is mirrored.
+    /// Adds term(f1, f2, start, length, width) — the kernel of the first set's rows [start, start + length) against the second
+    /// set's rows [0, width), in the last two dimensions, <paramref name="scale"/> kernel rows per input, from the factors with
+    /// their inputs expanded (once per call) — to the target. For one set against itself the term covers the columns up to the
+    /// chunk's end and its part left of the chunk is mirrored.
     /// </summary>
-    private static void AddByChunks(Tensor target, Factors first, Factors second, bool symmetric, long scale, long entriesPerRow,
-                                    Func<long, long, long, Tensor> term)
+    private static void AddByChunks(Tensor target, Factors first, Factors second, long scale, long entriesPerRow,
+                                    Func<Factors, Factors, long, long, long, Tensor> term)
     {
+        using var scope = NewDisposeScope();
+        bool symmetric = ReferenceEquals(first, second);
+        var f2 = second.Expanded();
+        var f1 = symmetric ? f2 : first.Expanded();
         foreach (var (start, length) in Chunks(first.Count, entriesPerRow, symmetric))
         {
             using var chunk = NewDisposeScope();
             long width = symmetric ? start + length : second.Count;
-            Tensor part = term(start, length, width).to(ScalarType.Float64);
+            Tensor part = term(f1, f2, start, length, width).to(ScalarType.Float64);
             target.narrow(-2, start * scale, length * scale).narrow(-1, 0, width * scale).Accumulate(part);
             if (symmetric && start > 0)
                 target.narrow(-2, 0, start * scale).narrow(-1, start * scale, length * scale).Accumulate(part.narrow(-1, 0, start * scale).transpose(-2, -1));
