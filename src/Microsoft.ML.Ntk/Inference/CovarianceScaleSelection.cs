@@ -10,8 +10,9 @@ internal sealed record CovarianceScaleChoice(double Scale, IReadOnlyList<(double
 /// Chooses the scale τ of the softmax Laplace covariance on held-out labels, the way the fine-tuning baselines choose their
 /// learning rate: the labelled inputs are split into <see cref="InferenceSettings.CovarianceScaleFolds"/> folds (stratified:
 /// sorted by class, dealt out in turn); for each fold the Laplace mode of the other folds is solved at the fit's s² on the
-/// already computed kernel (no network pass), from a = 0 (the full mode's weights as a start took more Newton steps: 89 s
-/// against 63 s for a fit of 1,000 rotated Fashion-MNIST images), and the held-out inputs get their latent mean and covariance from it. τ is
+/// already computed kernel (no network pass), its first Newton step taken from the full mode's latent values at those
+/// inputs (they differ from the fold's mode only by what the held-out labels added; the full mode's weights as a start
+/// lose exactly that and took more steps than a = 0), and the held-out inputs get their latent mean and covariance from it. τ is
 /// the value of <see cref="InferenceSettings.CovarianceScaleGrid"/> whose scaled covariances give the lowest mean negative
 /// log probability of the held-out labels, under the predictive approximation the fit uses. The mean is not changed.
 /// Why: on Fashion-MNIST the Laplace covariance of the linearized CNN made predictions far less confident than they were
@@ -25,17 +26,19 @@ internal static class CovarianceScaleSelection
     /// <param name="labels">The class indices, [N].</param>
     /// <param name="independentOutputs">Whether <paramref name="kernel"/> is the C blocks.</param>
     /// <param name="priorVariance">The fit's s².</param>
+    /// <param name="mode">The weights a [N·C] of the full mode at s² (layout n·C + c), whose latent values start the folds' solves; null: from a = 0.</param>
     /// <param name="solver">The limits of each fold's Newton solve.</param>
     /// <param name="settings">The predictive approximation (probit or Monte Carlo, its samples and seed).</param>
     /// <param name="steps">What the fit's other modes found about conjugate-gradient Newton steps (<see cref="NewtonStepChoice"/>), or null.</param>
     public static CovarianceScaleChoice Choose(Tensor kernel, Tensor prior, Tensor onehot, Tensor labels, bool independentOutputs,
-                                               double priorVariance, SolverSettings solver, ClassificationSettings settings,
+                                               double priorVariance, Tensor? mode, SolverSettings solver, ClassificationSettings settings,
                                                NewtonStepChoice? steps = null)
     {
         using var scope = NewDisposeScope();
         long n = labels.shape[0];
         int folds = (int)Math.Min(InferenceSettings.CovarianceScaleFolds, n);
         if (folds < 2) return new CovarianceScaleChoice(1, Array.Empty<(double, double)>());
+        Tensor? latent = mode is null ? null : Latent(kernel, prior, mode, independentOutputs, priorVariance);
         long[] fold = Folds(labels.cpu().data<long>().ToArray(), folds);
         var held = new List<(Tensor Mean, Tensor Covariance, Tensor Labels)>();
         for (int f = 0; f < folds; f++)
@@ -43,9 +46,10 @@ internal static class CovarianceScaleSelection
             solver.Cancellation.ThrowIfCancellationRequested();
             Tensor heldOut = tensor(Enumerable.Range(0, (int)n).Where(i => fold[i] == f).Select(i => (long)i).ToArray(), device: labels.device);
             Tensor training = tensor(Enumerable.Range(0, (int)n).Where(i => fold[i] != f).Select(i => (long)i).ToArray(), device: labels.device);
+            Tensor? start = latent?.index_select(0, training);
             var (mean, covariance) = independentOutputs
-                ? HeldOutIndependent(kernel, prior, onehot, training, heldOut, priorVariance, solver, steps)
-                : HeldOutFull(kernel, prior, onehot, training, heldOut, priorVariance, solver);
+                ? HeldOutIndependent(kernel, prior, onehot, training, heldOut, priorVariance, start, solver, steps)
+                : HeldOutFull(kernel, prior, onehot, training, heldOut, priorVariance, start, solver);
             held.Add((mean, covariance, labels.index_select(0, heldOut)));
         }
         Tensor means = cat(held.Select(h => h.Mean).ToArray()), covariances = cat(held.Select(h => h.Covariance).ToArray());
@@ -66,12 +70,22 @@ internal static class CovarianceScaleSelection
         return fold;
     }
 
+    /// <summary>f = m + s² K0 a, [N, C], at the full mode's weights a.</summary>
+    private static Tensor Latent(Tensor kernel, Tensor prior, Tensor weights, bool independentOutputs, double s2)
+    {
+        long n = prior.shape[0], c = prior.shape[1];
+        Tensor shift = independentOutputs
+            ? kernel.matmul(weights.reshape(n, c).t().unsqueeze(2)).squeeze(2).t()
+            : kernel.matmul(weights.reshape(-1)).reshape(n, c);
+        return prior.to(ScalarType.Float64).Plus(shift.Times(s2));
+    }
+
     private static (Tensor Mean, Tensor Covariance) HeldOutIndependent(Tensor blocks, Tensor prior, Tensor onehot, Tensor training, Tensor heldOut,
-                                                                       double s2, SolverSettings solver, NewtonStepChoice? steps)
+                                                                       double s2, Tensor? startLatent, SolverSettings solver, NewtonStepChoice? steps)
     {
         Tensor rows = blocks.index_select(1, training);
         var mode = IndependentLaplace.Solve(rows.index_select(2, training), prior.index_select(0, training), onehot.index_select(0, training), s2, solver,
-                                            start: null, InferenceSettings.EvidenceSearchObjectiveAccuracy, steps);
+                                            start: null, InferenceSettings.EvidenceSearchObjectiveAccuracy, steps, startLatent);
         Tensor cross = rows.index_select(2, heldOut);                                                    // [C, Nt, Nh]
         Tensor own = blocks.index_select(1, heldOut).index_select(2, heldOut).diagonal(0, 1, 2).t();    // [Nh, C]
         Tensor a = mode.Weights.reshape(training.shape[0], -1);                                          // [Nt, C]
@@ -80,7 +94,7 @@ internal static class CovarianceScaleSelection
     }
 
     private static (Tensor Mean, Tensor Covariance) HeldOutFull(Tensor kernel, Tensor prior, Tensor onehot, Tensor training, Tensor heldOut,
-                                                                double s2, SolverSettings solver)
+                                                                double s2, Tensor? startLatent, SolverSettings solver)
     {
         long c = prior.shape[1];
         Tensor Outputs(Tensor inputs) =>
@@ -88,7 +102,7 @@ internal static class CovarianceScaleSelection
         Tensor t = Outputs(training), h = Outputs(heldOut);
         Tensor rows = kernel.index_select(0, t);
         var mode = LatentLaplace.Solve(rows.index_select(1, t), prior.index_select(0, training), onehot.index_select(0, training), s2, solver,
-                                       start: null, InferenceSettings.EvidenceSearchObjectiveAccuracy);
+                                       start: null, InferenceSettings.EvidenceSearchObjectiveAccuracy, startLatent);
         Tensor cross = rows.index_select(1, h);                                                          // [Nt·C, Nh·C]
         long nh = heldOut.shape[0];
         Tensor own = kernel.index_select(0, h).index_select(1, h).reshape(nh, c, nh, c).diagonal(0, 0, 2).permute(2, 0, 1);

@@ -74,7 +74,7 @@ internal static class GaussianProcessClassification
                          $"({final.GradientNorm / Math.Max(final.InitialGradientNorm, 1e-300):E1} of its initial value" +
                          (final.Stagnated ? "; the objective no longer decreased within rounding)." : ")."));
         var scale = settings.CovarianceScale is { } given ? new CovarianceScaleChoice(given, Array.Empty<(double, double)>())
-                                                          : CovarianceScaleSelection.Choose(kernel, prior, onehot, labels, independent, priorVariance, searching, settings, modes.Steps);
+                                                          : CovarianceScaleSelection.Choose(kernel, prior, onehot, labels, independent, priorVariance, final.Weights, searching, settings, modes.Steps);
         Tensor shift = DenseRegression.ParameterShift(problem, final.Weights, priorVariance, independent);
         var report = new FitReport(InferenceStrategy.Dense, priorVariance, NoiseVariance: 0, ConstantMean: Array.Empty<double>(), LogMarginalLikelihood: final.Evidence,
                                    HyperparameterIterations: evaluations, HyperparametersConverged: true, SolverIterations: final.NewtonIterations,

@@ -56,6 +56,13 @@ internal static class InferenceSettings
     public const int StagnantIterations = 3;
 
     /// <summary>
+    /// The most sweeps of iterative refinement of a Newton step by factors with independent outputs (IndependentLaplace): each
+    /// costs C products with an N × N block, against C factorizations for the step itself; two took the step from about 1e-8
+    /// to rounding on 1,000 Fashion-MNIST images, where Σ_c E_c is ill-conditioned.
+    /// </summary>
+    public const int NewtonRefinements = 2;
+
+    /// <summary>
     /// A decrease of the Newton objective below 1e-12 of its size is rounding: float64 sums of N·C terms of that size carry
     /// errors of about N·C · 1e-16 of it, 1e-12 at N·C = 10,000.
     /// </summary>

@@ -49,19 +49,29 @@ internal static class LatentLaplace
     /// <summary>
     /// The mode for the kernel K0 [N·C, N·C] in float64 (layout n·C + c; cross-output terms zeroed for independent
     /// outputs), the prior mean m(X) [N, C], the one-hot labels y [N, C] and s²; from the weights <paramref name="start"/>
-    /// (a warm start) or from a = 0 (f = m).
+    /// (a warm start), from latent values <paramref name="startLatent"/> [N, C] when no weights reproduce them (a held-out
+    /// fold started from the full mode's latent values: the first Newton step needs only f; it is taken whole and kept only
+    /// when its Ψ is below Ψ at a = 0), or from a = 0 (f = m).
     /// </summary>
     public static LaplaceMode Solve(Tensor kernel, Tensor prior, Tensor onehot, double priorVariance, SolverSettings settings, Tensor? start = null,
-                                        double objectiveAccuracy = 0)
+                                        double objectiveAccuracy = 0, Tensor? startLatent = null)
     {
         using var scope = NewDisposeScope();
         Tensor m = prior.to(ScalarType.Float64).reshape(-1), y = onehot.to(ScalarType.Float64).reshape(-1);
         long n = prior.shape[0], c = prior.shape[1];
-        var state = Evaluate(kernel, m, y, n, c, priorVariance, start?.to(ScalarType.Float64).clone() ?? zeros_like(m));
-        double initial = GradientNorm(kernel, y, Evaluate(kernel, m, y, n, c, priorVariance, zeros_like(m)));
+        var origin = Evaluate(kernel, m, y, n, c, priorVariance, zeros_like(m));
+        double initial = GradientNorm(kernel, y, origin);
+        var state = origin;
+        if (start is not null) state = Evaluate(kernel, m, y, n, c, priorVariance, start.to(ScalarType.Float64).clone());
+        else if (startLatent is not null)
+        {
+            Tensor latent = startLatent.to(ScalarType.Float64).reshape(-1);
+            var stepped = Evaluate(kernel, m, y, n, c, priorVariance, NewtonWeights(kernel, m, y, priorVariance, latent, SoftmaxLink.Probabilities(latent.reshape(n, c))));
+            if (stepped.Objective <= origin.Objective) state = stepped;
+        }
         double target = ModeAccuracy.TargetGradient(settings, initial, priorVariance, objectiveAccuracy);
         double gradient = GradientNorm(kernel, y, state);
-        int iteration = 0;
+        int iteration = start is null && startLatent is not null ? 1 : 0;
         bool stagnated = false;
         var progress = new NewtonProgress(gradient, state.Objective);
         while (gradient > target && iteration < InferenceSettings.MaxNewtonIterations && !stagnated)
@@ -123,13 +133,8 @@ internal static class LatentLaplace
     /// <summary>One Newton step with a backtracking line search; null when no step decreases Ψ beyond rounding.</summary>
     private static State? Step(Tensor kernel, Tensor m, Tensor y, long n, long c, double priorVariance, State state)
     {
-        var curvature = CurvatureBlocks.At(state.Probabilities);
-        var factor = Factor(kernel, curvature, priorVariance);
         Tensor p = state.Probabilities.reshape(-1);
-        Tensor b = curvature.ApplyCurvature(state.Latent - m).Plus(y) - p;
-        Tensor kb = kernel.matmul(b).Times(priorVariance);
-        Tensor correction = curvature.ApplyRoot(factor.Solve(curvature.ApplyRoot(kb.unsqueeze(1)))).squeeze(1);
-        Tensor direction = b - correction - state.Weights;
+        Tensor direction = NewtonWeights(kernel, m, y, priorVariance, state.Latent, state.Probabilities) - state.Weights;
         // dΨ/da = s² K0 (a − y + p): the slope along the direction.
         double slope = priorVariance * direction.dot(kernel.matmul((state.Weights - y).Plus(p))).item<double>();
         if (!(slope < 0)) return null;
@@ -143,6 +148,16 @@ internal static class LatentLaplace
             if (candidate.Objective <= state.Objective + 1e-4 * t * slope) return candidate;
         }
         return null;
+    }
+
+    /// <summary>Newton's target a ← b − S B⁻¹ S K b at the latent values f [N·C] with probabilities p [N, C]; it needs only f.</summary>
+    private static Tensor NewtonWeights(Tensor kernel, Tensor m, Tensor y, double priorVariance, Tensor latent, Tensor probabilities)
+    {
+        var curvature = CurvatureBlocks.At(probabilities);
+        var factor = Factor(kernel, curvature, priorVariance);
+        Tensor b = curvature.ApplyCurvature(latent - m).Plus(y) - probabilities.reshape(-1);
+        Tensor kb = kernel.matmul(b).Times(priorVariance);
+        return b - curvature.ApplyRoot(factor.Solve(curvature.ApplyRoot(kb.unsqueeze(1)))).squeeze(1);
     }
 
     /// <summary>L with L Lᵀ = I + s² S K0 S.</summary>

@@ -75,7 +75,7 @@ public class CovarianceScaleSelectionTests
     {
         var (kernel, prior, onehot, labels) = SeparableProblem(independent);
         var settings = new ClassificationSettings(IndependentOutputs: independent, CovarianceScale: null);
-        var choice = CovarianceScaleSelection.Choose(kernel, prior, onehot, labels, independent, 2.0, new SolverSettings(), settings);
+        var choice = CovarianceScaleSelection.Choose(kernel, prior, onehot, labels, independent, 2.0, mode: null, new SolverSettings(), settings);
         Assert.Equal(InferenceSettings.CovarianceScaleGrid.Length, choice.Tried.Count);
         Assert.All(choice.Tried, t => Assert.True(double.IsFinite(t.HeldOutNll), $"NLL {t.HeldOutNll} at τ = {t.Scale}"));
         Assert.Equal(choice.Tried.MinBy(t => t.HeldOutNll).Scale, choice.Scale);
