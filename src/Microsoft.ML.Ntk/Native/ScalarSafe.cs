@@ -37,6 +37,9 @@ internal static class ScalarSafe
     /// <summary>a · c.</summary>
     public static Tensor Times(this Tensor a, double c) => With(c, s => a.mul(s));
 
+    /// <summary>a *= c, in place.</summary>
+    public static Tensor TimesInPlace(this Tensor a, double c) => With(c, s => a.mul_(s));
+
     /// <summary>a / c.</summary>
     public static Tensor Over(this Tensor a, double c) => With(c, s => a.div(s));
 
