@@ -28,8 +28,11 @@ internal interface IPosteriorVariance
 /// projected training Jacobian W = Rᵀ J(X) ([N·C, P], float64) is built once, at the first prediction, while it fits
 /// <see cref="InferenceSettings.PredictionMemoryBudget"/>: then v(x*) = s² |J(x*)|² − s⁴ |W J(x*)ᵀ|², one explicit Jacobian
 /// of the test inputs and one product, whatever N. Otherwise the cross kernel k0(X, x*) is computed per prediction: for
-/// networks of known layers from the training inputs' layer parts, kept under the same budget (no pass over X), or formed a
-/// batch at a time.
+/// networks of known layers from the training inputs' layer parts, kept under the same budget (no pass over X). When
+/// those do not fit either, a low-rank F with Fᵀ F ≈ Wᵀ W (<see cref="LowRankProjection"/>) takes W's place while at
+/// least <see cref="InferenceSettings.LowRankFirstBlock"/> rows of it fit the budget: variances larger than exact ones by
+/// at most the stated fraction of the prior variance, at the cost of one Jacobian of the test inputs. Only then is the
+/// cross kernel formed a batch of training inputs at a time, per prediction.
 /// </summary>
 internal sealed class KernelSpaceVariance : IPosteriorVariance
 {
@@ -39,10 +42,15 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
     private readonly Lazy<Tensor?> projected;
     private readonly Lazy<Tensor?> trainingRows;
     private readonly Lazy<LayerKernel.Parts?> kernelParts;
+    private readonly Lazy<LowRankProjection?> lowRank;
+
+    // The bytes of prediction state the posterior may keep: InferenceSettings.PredictionMemoryBudget, smaller in tests.
+    private readonly long budget;
 
     public KernelSpaceVariance(LinearizedNetwork network, PreparedInputs training, KernelInverseRoot root, double priorVariance,
-                               bool independentOutputs = false)
+                               bool independentOutputs = false, long budget = InferenceSettings.PredictionMemoryBudget)
     {
+        this.budget = budget;
         this.network = network;
         Training = training;
         Root = root;
@@ -51,18 +59,22 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
         projected = new Lazy<Tensor?>(Project, LazyThreadSafetyMode.ExecutionAndPublication);
         trainingRows = new Lazy<Tensor?>(KeepTrainingRows, LazyThreadSafetyMode.ExecutionAndPublication);
         kernelParts = new Lazy<LayerKernel.Parts?>(
-            () => UsesProjection || KeepsTrainingRows ? null : network.KeepKernelParts(Training, independentOutputs, InferenceSettings.PredictionMemoryBudget),
+            () => UsesProjection || KeepsTrainingRows ? null : network.KeepKernelParts(Training, independentOutputs, budget),
             LazyThreadSafetyMode.ExecutionAndPublication);
+        lowRank = new Lazy<LowRankProjection?>(BuildLowRank, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     public bool IndependentOutputs => independentOutputs;
+
+    /// <summary>The low-rank projection predictions use, once built at the first prediction, or null (see the class summary).</summary>
+    public LowRankProjection? LowRank => lowRank.Value;
     public PreparedInputs Training { get; }
     public KernelInverseRoot Root { get; }
 
     /// <summary>Whether predictions use the projected training Jacobian (see the class summary).</summary>
     public bool UsesProjection =>
         !independentOutputs && !network.HasStructuredKernel(Training) &&
-        StrategyChoice.ProjectionFits(Root.LowerCholesky.shape[0], network.Parameters.Count);
+        StrategyChoice.ProjectionFits(Root.LowerCholesky.shape[0], network.Parameters.Count, budget);
 
     /// <summary>
     /// With independent outputs the projection does not apply (the masked kernel is not J Jᵀ); the training Jacobian J(X)
@@ -70,7 +82,7 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
     /// </summary>
     public bool KeepsTrainingRows =>
         independentOutputs && !network.HasStructuredKernel(Training) &&
-        StrategyChoice.ProjectionFits(Root.LowerCholesky.shape[0], network.Parameters.Count);
+        StrategyChoice.ProjectionFits(Root.LowerCholesky.shape[0], network.Parameters.Count, budget);
 
     public Tensor Latent(TestInputs inputs)
     {
@@ -80,7 +92,7 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
             Tensor own = kept.Own.diagonal(0, 1, 2);
             return own.Times(priorVariance) - explainedRows.reshape(own.shape).Times(priorVariance * priorVariance);
         }
-        if (projected.Value is { } w)
+        if ((projected.Value ?? lowRank.Value?.Factor) is { } w)
         {
             Tensor rows = inputs.JacobianRows;                                              // J(x*): [B·C, P]
             Tensor prior = rows.Squared().sum(dim: 1).reshape(inputs.Count, -1);
@@ -105,7 +117,7 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
         var inputs = test.Prepared;
         if (KernelsFromTrainingRows(test) is { } kept) return FromCrossKernel(Root, kept.Cross.t(), kept.Own, priorVariance);
         Tensor v, own;
-        if (projected.Value is { } w)
+        if ((projected.Value ?? lowRank.Value?.Factor) is { } w)
         {
             Tensor rows = test.JacobianRows;
             Tensor perInput = rows.reshape(b, -1, rows.shape[1]);                           // [B, C, P]
@@ -138,7 +150,8 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
     public long Bytes => Root.Bytes + Training.HeadInputs.numel() * Training.HeadInputs.ElementSize +
                          (projected.IsValueCreated && projected.Value is { } w ? w.numel() * sizeof(double) : 0) +
                          (trainingRows.IsValueCreated && trainingRows.Value is { } rows ? rows.numel() * sizeof(double) : 0) +
-                         (kernelParts.IsValueCreated && kernelParts.Value is { } parts ? parts.Bytes : 0);
+                         (kernelParts.IsValueCreated && kernelParts.Value is { } parts ? parts.Bytes : 0) +
+                         (lowRank.IsValueCreated && lowRank.Value is { } f ? f.Factor.numel() * sizeof(double) : 0);
 
     public const byte Kind = 1;
 
@@ -166,6 +179,17 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
     /// <summary>W = Rᵀ J(X), kept for the posterior's lifetime (<see cref="PredictionState"/>), or null when not used.</summary>
     // Row-major: LAPACK's triangular solve leaves it column-major, and every product with it would first copy it.
     private Tensor? Project() => PredictionState.Keep(UsesProjection, () => Root.ApplyTransposed(network.Jacobian(Training)).contiguous());
+
+    /// <summary>
+    /// The low-rank projection, when the posterior is J Jᵀ-based (not independent outputs, no structured kernel) and keeps
+    /// neither W, J(X) nor layer parts, and at least <see cref="InferenceSettings.LowRankFirstBlock"/> rows of F fit the budget.
+    /// </summary>
+    private LowRankProjection? BuildLowRank()
+    {
+        if (independentOutputs || UsesProjection || KeepsTrainingRows || network.HasStructuredKernel(Training) || kernelParts.Value is not null) return null;
+        if (LowRankProjection.MaxRank(network.Parameters.Count, budget) < InferenceSettings.LowRankFirstBlock) return null;
+        return LowRankProjection.Build(network, Training, Root, priorVariance, budget, seed: 0);
+    }
 
     /// <summary>J(X), kept for the posterior's lifetime, or null when not kept.</summary>
     private Tensor? KeepTrainingRows() => PredictionState.Keep(KeepsTrainingRows, () => network.Jacobian(Training));

@@ -30,6 +30,16 @@ internal static class InferenceSettings
     /// </summary>
     public const long PredictionMemoryBudget = 1L << 30;
 
+    /// <summary>
+    /// The variance error a low-rank projection (<see cref="LowRankProjection"/>) may leave, as a fraction of each output's
+    /// prior variance: 1e-3, below the spread of variances between draws of the training data in every experiment here,
+    /// and one-sided (the variances come out larger, never smaller).
+    /// </summary>
+    public const double LowRankVarianceError = 1e-3;
+
+    /// <summary>The first block of Gaussian tangents of a low-rank projection (each later block is twice as wide): 32.</summary>
+    public const long LowRankFirstBlock = 32;
+
     /// <summary>The most Newton iterations of one softmax mode (warm-started modes take two or three; a cold one about ten).</summary>
     public const int MaxNewtonIterations = 100;
 

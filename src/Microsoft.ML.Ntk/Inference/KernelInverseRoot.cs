@@ -56,6 +56,16 @@ internal sealed class KernelInverseRoot
         return linalg.solve_triangular(LowerCholesky, projected, upper: false);
     }
 
+    /// <summary>R X for X of shape [m, k] (m the columns of R): [n, k].</summary>
+    public Tensor Apply(Tensor x)
+    {
+        Tensor solved = linalg.solve_triangular(LowerCholesky.t(), x.to(ScalarType.Float64), upper: true);
+        return LeftFactor is null ? solved : LeftFactor.matmul(solved);
+    }
+
+    /// <summary>n, the rows of R: the training outputs N·C.</summary>
+    public long Rows => LeftFactor?.shape[0] ?? LowerCholesky.shape[0];
+
     /// <summary>Stored size in bytes.</summary>
     public long Bytes => ((LeftFactor?.numel() ?? 0) + LowerCholesky.numel()) * sizeof(double);
 }

@@ -10,8 +10,8 @@ namespace Microsoft.ML.Ntk.Inference;
 /// </summary>
 internal static class StrategyChoice
 {
-    /// <summary>Whether an n × P float64 projected Jacobian fits <see cref="InferenceSettings.PredictionMemoryBudget"/>.</summary>
-    public static bool ProjectionFits(long n, long parameters) => n * parameters * sizeof(double) <= InferenceSettings.PredictionMemoryBudget;
+    /// <summary>Whether an n × P float64 projected Jacobian fits the budget (<see cref="InferenceSettings.PredictionMemoryBudget"/> unless given).</summary>
+    public static bool ProjectionFits(long n, long parameters, long budget = InferenceSettings.PredictionMemoryBudget) => n * parameters * sizeof(double) <= budget;
 
     /// <summary>Refuses a softmax Laplace fit whose n × n matrices would exceed <see cref="InferenceSettings.LaplaceMemoryBudget"/>.</summary>
     public static void CheckLaplaceFits(long n)

@@ -132,6 +132,20 @@ internal sealed class LinearizedNetwork
         return rows;
     }
 
+    /// <summary>
+    /// J(X) a block of at most <paramref name="inputsPerBlock"/> inputs at a time, each block [b·C, P] formed as it is
+    /// enumerated (the caller disposes it), with its first input: for products with J(X) that never hold it whole.
+    /// </summary>
+    public IEnumerable<(long Start, Tensor Rows)> JacobianBlocks(PreparedInputs x, int inputsPerBlock)
+    {
+        CheckOwner(x);
+        foreach (var (start, length) in DataBatches.Of(x.Count, inputsPerBlock))
+        {
+            using var part = new PreparedInputs(this, x.HeadInputs.narrow(0, start, length), length, tapeBudgetBytes: 0);
+            yield return (start, Jacobian(part));
+        }
+    }
+
     /// <summary>f(X) [N, C] and J(X) [N·C, P]; for networks of known layers from the same passes (one forward, C backward per batch).</summary>
     public (Tensor Output, Tensor Rows) OutputAndJacobian(PreparedInputs x)
     {
