@@ -50,6 +50,7 @@ foreach (var shift in Shifts.All)
     };
     var table = new MarkdownTable("labels per class", "method", "accuracy", "median accuracy", "NLL", "median NLL", "ECE", "fit (s)", "predict (s)");
     var rowsByCount = new SortedDictionary<int, List<string[]>>();
+    var ntkChoices = new List<(string Method, int K, double PriorVariance, double CovarianceScale)>();
     // 5 labels per class first: at 1 label per class nothing can be held out, and fine-tuning takes the learning rate chosen at 5.
     foreach (int k in labelCounts.OrderBy(k => k == 1 ? int.MaxValue : k))
     {
@@ -62,7 +63,9 @@ foreach (var shift in Shifts.All)
                 if (k > methods[m].MaxLabels) continue;
                 var outcome = methods[m].Fit(x, y, k, d);
                 outcomes[m].Add(outcome);
-                if (d == 0 && methods[m].Name.StartsWith("Ntk", StringComparison.Ordinal)) log.Report($"  {methods[m].Name}, {k} per class: {run.LastNtkSummary}");
+                bool ntk = methods[m].Name.StartsWith("Ntk", StringComparison.Ordinal) || methods[m].Name.StartsWith("Bayesian", StringComparison.Ordinal);
+                if (ntk) ntkChoices.Add((methods[m].Name.Split(" (")[0], k, run.LastNtkChoice.PriorVariance, run.LastNtkChoice.CovarianceScale));
+                if (d == 0 && ntk) log.Report($"  {methods[m].Name}, {k} per class: {run.LastNtkSummary}");
                 if (k == 10 && d == 0 && m is 0 or 4) reliability.Add(($"{shift.Name}: {methods[m].Name.Split(" (")[0]}", Metrics.Reliability(outcome.Probabilities, run.TestLabels)));
             }
             log.Report($"  {shift.Name}, {k} labels per class, draw {d + 1}/{draws}: done");
@@ -90,6 +93,9 @@ foreach (var shift in Shifts.All)
         .OrderBy(g => g.Key.OnlyPrefix ?? "").ThenBy(g => g.Key.K)
         .Select(g => $"{(g.Key.OnlyPrefix is null ? "all weights" : g.Key.OnlyPrefix == "10." ? "last layer" : "last block")} at {g.Key.K}: " +
                      string.Join(", ", g.Select(c => $"{c.Rate:G1}/{c.Steps}")))) + ".\n\n");
+    body.Append("Ntk's choices (s² by the evidence / covariance scale τ on held-out folds, one per draw): " + string.Join("; ", ntkChoices.GroupBy(c => (c.Method, c.K))
+        .OrderBy(g => g.Key.Method).ThenBy(g => g.Key.K)
+        .Select(g => $"{g.Key.Method} at {g.Key.K}: " + string.Join(", ", g.Select(c => $"{c.PriorVariance:G3}/{c.CovarianceScale:G2}")))) + ".\n\n");
 }
 Plots.Save(Results.PathOf("fashion-reliability.png"), new[] { Plots.Reliability("10 labels per class, first draw: reliability on the target test set", reliability) },
            columns: 1, 620, 460);

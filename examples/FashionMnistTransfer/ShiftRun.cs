@@ -79,6 +79,9 @@ public sealed class ShiftRun
     /// <summary>The hyperparameters and warnings of the last Ntk fit, for the log.</summary>
     public string LastNtkSummary { get; private set; } = "";
 
+    /// <summary>s² and the covariance scale τ of the last Ntk fit.</summary>
+    public (double PriorVariance, double CovarianceScale) LastNtkChoice { get; private set; }
+
     /// <summary>k labelled images per target class drawn from the pool (seeded): images [k·C, 1, 28, 28] and class indices.</summary>
     public (Tensor X, Tensor Y) Labelled(int k, int seed)
     {
@@ -106,6 +109,7 @@ public sealed class ShiftRun
             .Fit(ml.Data.LoadFromEnumerable(Rows(x, y)));
         double fit = clock.Elapsed.TotalSeconds;
         var summary = NtkModel.Describe(model).FitSummary!;
+        LastNtkChoice = (summary.PriorVariance, summary.CovarianceScale);
         LastNtkSummary = $"s² = {summary.PriorVariance:G3}, log evidence {summary.LogMarginalLikelihood:F1}, covariance scale {summary.CovarianceScale:G3}" +
                          (summary.Warnings.Count > 0 ? "; " + string.Join(" ", summary.Warnings) : "");
         clock.Restart();
