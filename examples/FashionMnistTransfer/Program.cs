@@ -17,7 +17,7 @@ using static TorchSharp.torch;
 // unadapted network.
 // Usage: dotnet run -c Release --project examples/FashionMnistTransfer [folder-with-the-IDX-files] [draws] [labels-per-class,...]
 string folder = args.Length > 0 ? args[0] : FashionMnistData.DebianFolder;
-int draws = args.Length > 1 ? int.Parse(args[1]) : 3;
+int draws = args.Length > 1 ? int.Parse(args[1]) : 5;
 if (FashionMnistData.Missing(folder) is { } missing)
 {
     Console.Error.WriteLine(missing);

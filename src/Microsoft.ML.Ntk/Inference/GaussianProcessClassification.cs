@@ -69,7 +69,11 @@ internal static class GaussianProcessClassification
                              $"add little beyond the prior mean, or need a prior variance outside e^±{InferenceSettings.EvidenceSearchHalfWidth:F0} of 1/mean k0(x, x).");
         }
         var final = modes.Final(priorVariance);
-        if (!final.Converged)
+        // The final solve aims at 1e-9; it has converged when it reached that, or stagnated within the tolerance asked for
+        // (1e-6 by default): rounding of f = m + s² K0 a can hold the gradient near 1e-7 of its start (a Bayesian last layer
+        // on 100 Fashion-MNIST images stagnated at 1.1e-7, its objective then provably within 2.6e-8 nats of the mode).
+        bool converged = final.Converged || final.GradientNorm <= settings.SolverOrDefault.Tolerance * final.InitialGradientNorm;
+        if (!converged)
             warnings.Add($"Newton's method stopped after {final.NewtonIterations} iterations with a gradient norm of {final.GradientNorm:E2} " +
                          $"({final.GradientNorm / Math.Max(final.InitialGradientNorm, 1e-300):E1} of its initial value" +
                          (final.Stagnated ? "; the objective no longer decreased within rounding)." : ")."));
@@ -78,7 +82,7 @@ internal static class GaussianProcessClassification
         Tensor shift = DenseRegression.ParameterShift(problem, final.Weights, priorVariance, independent);
         var report = new FitReport(InferenceStrategy.Dense, priorVariance, NoiseVariance: 0, ConstantMean: Array.Empty<double>(), LogMarginalLikelihood: final.Evidence,
                                    HyperparameterIterations: evaluations, HyperparametersConverged: true, SolverIterations: final.NewtonIterations,
-                                   SolverResidual: final.GradientNorm, SolverConverged: final.Converged, Jitter: final.Jitter, Elapsed: clock.Elapsed, Warnings: warnings, CovarianceScale: scale.Scale);
+                                   SolverResidual: final.GradientNorm, SolverConverged: converged, Jitter: final.Jitter, Elapsed: clock.Elapsed, Warnings: warnings, CovarianceScale: scale.Scale);
         var variance = final.Variance(network, problem.InputsForPredictions(), priorVariance);
         if (scale.Scale != 1) variance = new ScaledVariance(variance, scale.Scale);
         scope.MoveToOuter(final.Tensors);

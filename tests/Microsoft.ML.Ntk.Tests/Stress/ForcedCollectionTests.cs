@@ -28,6 +28,7 @@ public class ForcedCollectionTests
         cases.Add(("softmax, independent outputs", () => Softmax(independentOutputs: true)));
         cases.Add(("binary, one output", Binary));
         cases.Add(("layer-summed cross kernels (factored convolutions), kept and formed", LayerCrossKernels));
+        cases.Add(("low-rank projection beyond the budget", LowRankVariances));
         var posterior = GaussianProcessRegression.Fit(new LinearizedNetwork(Cnn.Network, ParameterSelection.All), Cnn.Inputs, Targets, new RegressionSettings());
         cases.Add(("40 single-row predictions", () => cat(Enumerable.Range(0, 40).Select(i =>
         {
@@ -88,6 +89,22 @@ public class ForcedCollectionTests
         var (fromKept, diagonal) = linearized.CrossKernelAndDiagonal(star, x, blocksOnly: true, kept);
         var (formed, _) = linearized.CrossKernelAndDiagonal(star, x);
         return cat(new[] { fromKept.flatten(), diagonal.flatten(), formed.flatten() });
+    }
+
+    /// <summary>Variances through a low-rank projection built under the stress (training images of four kinds: W has low rank).</summary>
+    private static Tensor LowRankVariances()
+    {
+        var network = new LinearizedNetwork(Cnn.Network, ParameterSelection.All);
+        Tensor images = Cnn.Inputs.index_select(0, arange(24) % Math.Min(4, Cnn.Inputs.shape[0]));
+        using var training = network.Prepare(images);
+        Tensor kernel = network.Kernel(training, training);
+        var cholesky = Microsoft.ML.Ntk.LinearAlgebra.DenseCholesky.Factor(kernel.Plus(eye(kernel.shape[0], dtype: ScalarType.Float64).Times(0.01)));
+        long budget = 40 * network.Parameters.Count * sizeof(double);
+        var variance = new KernelSpaceVariance(network, training, KernelInverseRoot.FromCholesky(cholesky.Lower), 1.0, budget: budget);
+        using var test = new TestInputs(network, Cnn.Inputs.flip(0));
+        Tensor latent = variance.Latent(test);
+        if (variance.LowRank is null) throw new InvalidOperationException("the low-rank projection was not used");
+        return latent;
     }
 
     private static Tensor Regression(InferenceStrategy strategy)
