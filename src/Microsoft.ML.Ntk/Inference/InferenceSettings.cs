@@ -54,10 +54,18 @@ internal static class InferenceSettings
     public const double NewtonConjugateGradientTolerance = 1e-10;
 
     /// <summary>
-    /// The most conjugate-gradient steps of one Newton step before the step by factors is taken instead: 100 products with
-    /// the C blocks cost about a fifth of the C factorizations and inverses they replace.
+    /// The most conjugate-gradient steps of one Newton step before the step by factors is taken instead. Preconditioned
+    /// (<see cref="NewtonPreconditionerRank"/>), a Newton step of 1,000 Fashion-MNIST images took 15–35 steps of 8 ms, against
+    /// 0.35 s for the step by factors; unpreconditioned it took 471.
     /// </summary>
     public const int NewtonConjugateGradientSteps = 100;
+
+    /// <summary>
+    /// The rank r of the pivoted Cholesky factor of each K_c in the preconditioner of conjugate-gradient Newton steps
+    /// (<see cref="CurvaturePreconditioner"/>). On 1,000 Fashion-MNIST images (s² = 0.66), ranks 50, 100, 200 and 400 gave
+    /// 21, 15, 11 and 8 steps, but the factor and the C·r × C·r Cholesky grow as r² and r³: 50 was the fastest.
+    /// </summary>
+    public const int NewtonPreconditionerRank = 50;
 
     /// <summary>
     /// Newton iterations in a row without a 10 % smaller gradient and without a decrease of the objective beyond its rounding

@@ -20,4 +20,11 @@ internal static class LinearAlgebraSettings
 
     /// <summary>How often a solve restarts from its true residual before it reports what it reached.</summary>
     public const int ConjugateGradientRestarts = 5;
+
+    /// <summary>
+    /// A pivoted Cholesky of explicit blocks stops using a block once its largest remaining diagonal entry is below this
+    /// fraction of its largest diagonal entry: what remains is rounding of a block of lower rank (a last layer's kernel has
+    /// rank H + 1), and dividing by it would give columns of noise.
+    /// </summary>
+    public const double PivotFloor = 1e-12;
 }

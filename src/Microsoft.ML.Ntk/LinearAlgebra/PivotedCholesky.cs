@@ -34,4 +34,37 @@ internal static class PivotedCholesky
         }
         return scope.MoveToOuter(columns.Count == 0 ? zeros(n, 0, dtype: ScalarType.Float64, device: a.Device) : stack(columns.ToArray(), 1));
     }
+    /// <summary>
+    /// Partial pivoted Cholesky factors G_c [C, N, r] of explicit symmetric positive semi-definite blocks K_c [C, N, N], all
+    /// blocks at once: each step reads the pivot's column of every block (no product) and costs C·N·r. A block whose largest
+    /// remaining diagonal entry falls to <see cref="LinearAlgebraSettings.PivotFloor"/> of its largest diagonal entry (its
+    /// rank is below r) gets zero columns from then on.
+    /// </summary>
+    public static Tensor FactorBlocks(Tensor blocks, int rank)
+    {
+        if (blocks.dim() != 3 || blocks.shape[1] != blocks.shape[2])
+            throw new ArgumentException($"Expected square blocks [C, N, N]; got [{string.Join(", ", blocks.shape)}].");
+        using var scope = NewDisposeScope();
+        long c = blocks.shape[0], n = blocks.shape[1];
+        int r = (int)Math.Min(rank, n);
+        Tensor k = blocks.to(ScalarType.Float64);
+        Tensor remaining = k.diagonal(0, 1, 2).clone();                                         // [C, N]
+        Tensor floor = remaining.amax(1).Times(LinearAlgebraSettings.PivotFloor);               // [C]
+        Tensor factor = zeros(c, n, r, dtype: ScalarType.Float64, device: k.device);
+        for (int m = 0; m < r; m++)
+        {
+            using var step = NewDisposeScope();
+            Tensor pivot = remaining.argmax(1).unsqueeze(1);                                   // [C, 1]
+            Tensor value = remaining.gather(1, pivot).squeeze(1);                              // [C]
+            Tensor column = k.gather(2, pivot.unsqueeze(2).expand(c, n, 1)).squeeze(2);        // K_c[:, pivot_c]: [C, N]
+            Tensor pivotRow = factor.gather(1, pivot.unsqueeze(2).expand(c, 1, r));            // G_c[pivot_c, :]: [C, 1, r]
+            column = column - factor.matmul(pivotRow.transpose(1, 2)).squeeze(2);
+            Tensor usable = value.gt(floor).logical_and(value.Above(0));
+            Tensor l = where(usable.unsqueeze(1), column / value.AtLeast(double.Epsilon).sqrt().unsqueeze(1), zeros_like(column));
+            factor.select(2, m).copy_(l);
+            remaining.sub_(l * l);
+            remaining.scatter_(1, pivot, zeros_like(value).unsqueeze(1));
+        }
+        return scope.MoveToOuter(factor);
+    }
 }

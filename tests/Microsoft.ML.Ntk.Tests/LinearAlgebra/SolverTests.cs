@@ -47,6 +47,24 @@ public class SolverTests
     }
 
     [Fact]
+    public void PivotedCholeskyOfBlocksMatchesTheOneBlockFactorAndStopsAtEachBlocksRank()
+    {
+        manual_seed(5);
+        Tensor Gram(long rank) { Tensor f = randn(12, rank, dtype: ScalarType.Float64); return f.matmul(f.t()); }
+        Tensor blocks = stack(new[] { KernelLike(12, 0.1, 6), Gram(2), Gram(5) });
+        Tensor full = PivotedCholesky.FactorBlocks(blocks, rank: 12);
+        Tolerances.AssertClose(full.matmul(full.transpose(1, 2)), blocks, Tolerances.Float64, "G Gᵀ at full rank");
+        Assert.Equal(0.0, full[1, .., 2..].abs().max().item<double>());             // a rank-2 block: no columns of rounding noise
+        Assert.Equal(0.0, full[2, .., 5..].abs().max().item<double>());
+        Tensor partial = PivotedCholesky.FactorBlocks(blocks, rank: 4);
+        foreach (var (c, rank) in new[] { (0, 4), (1, 2), (2, 4) })
+        {
+            Tensor expected = PivotedCholesky.Factor(new DenseOperator(blocks[c]), maxRank: rank);
+            Tolerances.AssertClose(partial[c, .., ..rank], expected, Tolerances.Float64, $"block {c} against the one-block factor");
+        }
+    }
+
+    [Fact]
     public void ASolveStoppedAtItsCapSaysSo()
     {
         Tensor a = KernelLike(150, 1e-4, 3);
