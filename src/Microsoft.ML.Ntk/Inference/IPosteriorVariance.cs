@@ -163,7 +163,7 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
         TensorSerialization.Write(writer, Training.HeadInputs);
         writer.Write(Root.LeftFactor is not null);
         if (Root.LeftFactor is not null) TensorSerialization.Write(writer, Root.LeftFactor);
-        TensorSerialization.Write(writer, Root.LowerCholesky);
+        TensorSerialization.WriteLowerTriangular(writer, Root.LowerCholesky);
     }
 
     public static IPosteriorVariance Read(BinaryReader reader, LinearizedNetwork network, double priorVariance, double noiseVariance)
@@ -271,7 +271,7 @@ internal sealed class WeightSpaceVariance(LinearizedNetwork network, Tensor basi
     public void Write(BinaryWriter writer)
     {
         TensorSerialization.Write(writer, basis);
-        TensorSerialization.Write(writer, lowerCholesky);
+        TensorSerialization.WriteLowerTriangular(writer, lowerCholesky);
     }
 
     public static IPosteriorVariance Read(BinaryReader reader, LinearizedNetwork network, double priorVariance, double noiseVariance)

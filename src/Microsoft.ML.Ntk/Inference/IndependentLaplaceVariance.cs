@@ -88,9 +88,9 @@ internal sealed class IndependentLaplaceVariance : IPosteriorVariance
     public void Write(BinaryWriter writer)
     {
         TensorSerialization.Write(writer, Training.HeadInputs);
-        TensorSerialization.Write(writer, Lower);
+        TensorSerialization.WriteLowerTriangular(writer, Lower);
         TensorSerialization.Write(writer, RootD);
-        TensorSerialization.Write(writer, Coupling);
+        TensorSerialization.WriteLowerTriangular(writer, Coupling);
     }
 
     public static IPosteriorVariance Read(BinaryReader reader, LinearizedNetwork network, double priorVariance, double noiseVariance)

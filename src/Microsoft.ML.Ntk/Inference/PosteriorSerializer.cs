@@ -8,11 +8,12 @@ namespace Microsoft.ML.Ntk.Inference;
 /// classification), P, the prior mean and its constants, s², σ², Δθ, the variance state (kernel space: the training
 /// inputs as the head sees them, the root's left factor and Cholesky factor; weight space: the Lanczos basis and the
 /// Cholesky factor; independent-output Laplace (from version 2): the training inputs, L_c, D_c^½ and M), the classification settings, and the strategy and log marginal likelihood for display.
-/// Reading checks the magic, the version, P against the network, and every size against the stream.
+/// From version 3 the Cholesky factors are written as their lower triangles only (<see cref="TensorSerialization.WriteLowerTriangular"/>);
+/// versions 1 and 2, with full factors, are still read. Reading checks the magic, the version, P against the network, and every size against the stream.
 /// </summary>
 internal static class PosteriorSerializer
 {
-    public const int FormatVersion = 2;
+    public const int FormatVersion = 3;
     private static readonly byte[] Magic = "NTKP"u8.ToArray();
 
     public static void Write(Stream stream, RegressionPosterior posterior) =>
