@@ -41,8 +41,11 @@ internal static class TensorSerialization
     /// <summary>The positions i·n + j (j ≤ i) of a lower triangle in a flattened n × n matrix, row by row.</summary>
     private static Tensor LowerPositions(long n)
     {
-        Tensor rows = tril_indices(n, n);
-        return rows[0] * n + rows[1];
+        var positions = new long[n * (n + 1) / 2];
+        long k = 0;
+        for (long i = 0; i < n; i++)
+            for (long j = 0; j <= i; j++) positions[k++] = i * n + j;
+        return tensor(positions);
     }
 
     /// <summary>A saved posterior's tensor that must hold finite values only.</summary>
