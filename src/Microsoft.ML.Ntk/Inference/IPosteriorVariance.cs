@@ -27,7 +27,9 @@ internal interface IPosteriorVariance
 /// the network sees them) and a root R of the inverse training system. For networks without a structured kernel the
 /// projected training Jacobian W = Rᵀ J(X) ([N·C, P], float64) is built once, at the first prediction, while it fits
 /// <see cref="InferenceSettings.PredictionMemoryBudget"/>: then v(x*) = s² |J(x*)|² − s⁴ |W J(x*)ᵀ|², one explicit Jacobian
-/// of the test inputs and one product, whatever N. Otherwise the cross kernel k0(X, x*) is computed per prediction: for
+/// of the test inputs and one product, whatever N; W is first cut to the directions along which the training data explain
+/// more than a small fraction of the prior variance (<see cref="SpectralTruncation"/>: variances within 1e-3 of the exact ones,
+/// relative, and never below them). Otherwise the cross kernel k0(X, x*) is computed per prediction: for
 /// networks of known layers from the training inputs' layer parts, kept under the same budget (no pass over X). When
 /// those do not fit either, a low-rank F with Fᵀ F ≈ Wᵀ W (<see cref="LowRankProjection"/>) takes W's place while at
 /// least <see cref="InferenceSettings.LowRankFirstBlock"/> rows of it fit the budget: variances larger than exact ones by
@@ -47,10 +49,15 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
     // The bytes of prediction state the posterior may keep: InferenceSettings.PredictionMemoryBudget, smaller in tests.
     private readonly long budget;
 
+    // How far above the exact variances the cut projection may lie (InferenceSettings.PredictionVarianceTolerance; 0: exact).
+    private readonly double varianceTolerance;
+
     public KernelSpaceVariance(LinearizedNetwork network, PreparedInputs training, KernelInverseRoot root, double priorVariance,
-                               bool independentOutputs = false, long budget = InferenceSettings.PredictionMemoryBudget)
+                               bool independentOutputs = false, long budget = InferenceSettings.PredictionMemoryBudget,
+                               double varianceTolerance = InferenceSettings.PredictionVarianceTolerance)
     {
         this.budget = budget;
+        this.varianceTolerance = varianceTolerance;
         this.network = network;
         Training = training;
         Root = root;
@@ -178,7 +185,8 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
 
     /// <summary>W = Rᵀ J(X), kept for the posterior's lifetime (<see cref="PredictionState"/>), or null when not used.</summary>
     // Row-major: LAPACK's triangular solve leaves it column-major, and every product with it would first copy it.
-    private Tensor? Project() => PredictionState.Keep(UsesProjection, () => Root.ApplyTransposed(network.Jacobian(Training)).contiguous());
+    private Tensor? Project() => PredictionState.Keep(UsesProjection, () =>
+        SpectralTruncation.Apply(Root.ApplyTransposed(network.Jacobian(Training)).contiguous(), priorVariance, varianceTolerance).Factor);
 
     /// <summary>
     /// The low-rank projection, when the posterior is J Jᵀ-based (not independent outputs, no structured kernel) and keeps
