@@ -5,7 +5,7 @@ namespace Microsoft.ML.Ntk.Examples;
 
 /// <summary>
 /// Gradient training with Adam, for pretraining on a source task and for the fine-tuning baselines: full batch (or
-/// minibatches), on all parameters or only those whose names start with a prefix (the last layer), with a fixed step count.
+/// minibatches), on all parameters or only those whose names start with a prefix (the last layer), for a given step count.
 /// </summary>
 public static class Training
 {
@@ -16,17 +16,17 @@ public static class Training
 
     /// <summary>
     /// Trains with softmax cross-entropy on inputs [N, ...] and class indices [N] (Int64). <paramref name="trainingMode"/> false
-    /// keeps batch norm on its running statistics (fine-tuning on a handful of images).
+    /// keeps batch norm on its running statistics (fine-tuning on a handful of images). <paramref name="afterStep"/>, when given, is
+    /// called with the step count after each step (for held-out checkpoints) and stops the run by returning false.
     /// </summary>
-    /// <paramref name="afterStep"/>, when given, is called with the step count after each step (for held-out checkpoints).
     public static void Classification(nn.Module<Tensor, Tensor> module, Tensor inputs, Tensor classes, int steps, double learningRate,
                                       string? onlyPrefix = null, int batchSize = 0, int seed = 0, bool trainingMode = true,
-                                      Action<int>? afterStep = null) =>
+                                      Func<int, bool>? afterStep = null) =>
         Run(module, inputs, classes, (output, y) => nn.functional.cross_entropy(output, y), steps, learningRate, onlyPrefix, batchSize, seed, trainingMode,
             afterStep);
 
     private static void Run(nn.Module<Tensor, Tensor> module, Tensor inputs, Tensor targets, Func<Tensor, Tensor, Tensor> loss, int steps,
-                            double learningRate, string? onlyPrefix, int batchSize, int seed, bool trainingMode = true, Action<int>? afterStep = null)
+                            double learningRate, string? onlyPrefix, int batchSize, int seed, bool trainingMode = true, Func<int, bool>? afterStep = null)
     {
         // onlyPrefix: one name prefix, or several separated by commas ("4.,5.,10."); null trains every parameter.
         string[]? prefixes = onlyPrefix?.Split(',');
@@ -51,7 +51,7 @@ public static class Training
             optimizer.step();
             if (afterStep is not null)
             {
-                afterStep(step + 1);
+                if (!afterStep(step + 1)) break;
                 module.train(trainingMode);
             }
         }

@@ -14,11 +14,7 @@ public sealed record Outcome(float[][] Probabilities, double FitSeconds, double 
 /// </summary>
 public sealed class ShiftRun
 {
-    private const int Side = 28, FineTuneBatch = 32;
-    private static readonly double[] LearningRates = { 1e-3, 1e-2 };
-
-    /// <summary>The step counts fine-tuning chooses from (checkpoints of one run per learning rate on the held-out images).</summary>
-    private static readonly int[] StepCounts = { 50, 100, 200, 400 };
+    private const int Side = 28;
     private readonly Shift shift;
     private readonly NetworkArchitecture architecture;
     private readonly string weights;
@@ -26,7 +22,7 @@ public sealed class ShiftRun
     private readonly Tensor poolX, testX;
     private readonly int[] poolY;
     private readonly string[] names;
-    private readonly Dictionary<(string?, int), (double Rate, int Steps)> chosenAtFive = new();
+    private readonly ClassificationFineTuning fineTuning;
     private Outcome? unadapted;
 
     private sealed class ImageRow
@@ -67,6 +63,7 @@ public sealed class ShiftRun
         long[] test = Enumerable.Range(0, data.TestLabels.Length).Where(i => shift.TargetClasses.Contains(data.TestLabels[i])).Take(testImages).Select(i => (long)i).ToArray();
         testX = shift.TargetImages(data.TestImages.index_select(0, tensor(test)));
         TestLabels = test.Select(i => Array.IndexOf(shift.TargetClasses, data.TestLabels[i])).ToArray();
+        fineTuning = new ClassificationFineTuning(Load, Normalize, AdamGrid.Classification);
         log.Report($"{shift.Name}: pretrained network, source test accuracy {SourceAccuracy:P1}, target test accuracy " +
                    $"{Metrics.Accuracy(Probabilities(Load(), testX), TestLabels):P1} before adaptation.");
     }
@@ -119,38 +116,38 @@ public sealed class ShiftRun
     }
 
     /// <summary>
-    /// Adam on all weights (or on those under <paramref name="onlyPrefix"/>), the learning rate and the step count chosen on a
-    /// held-out fifth of the labelled images (at 1 label per class: those chosen at 5 in the same draw), then retrained on all.
+    /// Adam on all weights (or on those under <paramref name="onlyPrefix"/>), the learning rate and the step count chosen on the
+    /// labelled images by <see cref="ClassificationFineTuning"/> (at 1 label per class: on the 5-per-class set of the same draw).
     /// </summary>
     public Outcome FineTune(Tensor x, Tensor y, string? onlyPrefix, int k, int draw)
     {
         var clock = Stopwatch.StartNew();
-        var (rate, steps) = k == 1 ? chosenAtFive.GetValueOrDefault((onlyPrefix, draw), (LearningRates[0], 200)) : Choose(x, y, onlyPrefix, k, draw);
-        if (k == 5) chosenAtFive[(onlyPrefix, draw)] = (rate, steps);
-        Choices.Add((onlyPrefix, k, rate, steps));
-        var module = Tuned(x, y, onlyPrefix, rate, steps, draw);
+        var (module, choice) = fineTuning.Fit(x, y, onlyPrefix, k, draw, () => Labelled(5, LabelSeed(5, draw)));
+        Choices.Add((onlyPrefix, k, choice));
         double fit = clock.Elapsed.TotalSeconds;
         clock.Restart();
         return new Outcome(Probabilities(module, testX), fit, clock.Elapsed.TotalSeconds);
     }
 
-    /// <summary>The RBF-kernel GP on the pretrained network's penultimate features (<see cref="RbfGaussianProcess"/>).</summary>
+    /// <summary>How many 1-label fits had to draw the 5-per-class set of their draw to make the choice (5 was not run).</summary>
+    public int FivePerClassDrawnForOneLabel => fineTuning.DrawnForOneLabel;
+
+    /// <summary>The seed of draw <paramref name="draw"/> of k labelled images per class.</summary>
+    public static int LabelSeed(int k, int draw) => 1000 * k + draw;
+
+    /// <summary>
+    /// The RBF-kernel GP on the pretrained network's penultimate features (<see cref="RbfGaussianProcess"/>): its fit takes the
+    /// features of the labelled images and chooses the hyperparameters, its predictions take those of the test images.
+    /// </summary>
     public Outcome RbfGp(Tensor x, Tensor y)
     {
         var clock = Stopwatch.StartNew();
-        var features = Penultimate();
-        Tensor trainFeatures = Training.Predict(features, Normalize(x)), testFeatures = Training.Predict(features, Normalize(testX));
-        var p = RbfGaussianProcess.Predict(trainFeatures, y.data<long>().ToArray(), names.Length, testFeatures);
-        return new Outcome(p, clock.Elapsed.TotalSeconds, 0);
-    }
-
-    /// <summary>The pretrained network up to its global average pooling and flattening: the 32 features the head sees.</summary>
-    private nn.Module<Tensor, Tensor> Penultimate()
-    {
-        var layers = Load().children().Cast<nn.Module<Tensor, Tensor>>().ToArray();
-        var trunk = nn.Sequential(layers.Take(layers.Length - 1).ToArray());
-        trunk.eval();
-        return trunk;
+        var features = SequentialSplit.Penultimate(Load());
+        var gp = RbfGaussianProcess.Fit(Training.Predict(features, Normalize(x)), y.data<long>().ToArray(), names.Length);
+        double fit = clock.Elapsed.TotalSeconds;
+        clock.Restart();
+        var p = gp.Predict(Training.Predict(features, Normalize(testX)));
+        return new Outcome(p, fit, clock.Elapsed.TotalSeconds);
     }
 
     public Outcome Unadapted()
@@ -161,45 +158,8 @@ public sealed class ShiftRun
         return unadapted = new Outcome(p, 0, clock.Elapsed.TotalSeconds);
     }
 
-    /// <summary>What each fine-tuning chose (which parameters, labels per class, learning rate, steps), for the notes of the tables.</summary>
-    public List<(string? OnlyPrefix, int K, double Rate, int Steps)> Choices { get; } = new();
-
-    /// <summary>
-    /// The learning rate and step count with the highest held-out accuracy (then the lowest NLL): one run of the largest step
-    /// count per learning rate, evaluated at each checkpoint of <see cref="StepCounts"/>.
-    /// </summary>
-    private (double Rate, int Steps) Choose(Tensor x, Tensor y, string? onlyPrefix, int k, int draw)
-    {
-        int heldOut = Math.Max(1, k / 5);
-        long[] labels = y.data<long>().ToArray();
-        // The images come grouped by class, k each: the last heldOut of every class are held out.
-        var valid = Enumerable.Range(0, labels.Length).Where(i => i % k >= k - heldOut).Select(i => (long)i).ToArray();
-        var train = Enumerable.Range(0, labels.Length).Where(i => i % k < k - heldOut).Select(i => (long)i).ToArray();
-        Tensor trainX = x.index_select(0, tensor(train)), trainY = y.index_select(0, tensor(train));
-        Tensor validX = x.index_select(0, tensor(valid));
-        int[] validY = valid.Select(i => (int)labels[i]).ToArray();
-        var candidates = new List<(double Rate, int Steps, double Accuracy, double Nll)>();
-        foreach (double rate in LearningRates)
-        {
-            var module = Load();
-            Training.Classification(module, Normalize(trainX), trainY, StepCounts[^1], rate, onlyPrefix, batchSize: FineTuneBatch, seed: draw,
-                                    trainingMode: false, afterStep: step =>
-                                    {
-                                        if (!StepCounts.Contains(step)) return;
-                                        var p = Probabilities(module, validX);
-                                        candidates.Add((rate, step, Metrics.Accuracy(p, validY), Metrics.ClassificationNll(p, validY)));
-                                    });
-        }
-        var best = candidates.OrderByDescending(c => c.Accuracy).ThenBy(c => c.Nll).First();
-        return (best.Rate, best.Steps);
-    }
-
-    private nn.Module<Tensor, Tensor> Tuned(Tensor x, Tensor y, string? onlyPrefix, double rate, int steps, int draw)
-    {
-        var module = Load();
-        Training.Classification(module, Normalize(x), y, steps, rate, onlyPrefix, batchSize: FineTuneBatch, seed: draw, trainingMode: false);
-        return module;
-    }
+    /// <summary>What each fine-tuning chose (which parameters, labels per class, learning rate and steps), for the notes of the tables.</summary>
+    public List<(string? OnlyPrefix, int K, AdamChoice Choice)> Choices { get; } = new();
 
     private nn.Module<Tensor, Tensor> Load()
     {
@@ -211,11 +171,7 @@ public sealed class ShiftRun
 
     private Tensor Normalize(Tensor x) => x.sub(mean).div(deviation);
 
-    private float[][] Probabilities(nn.Module<Tensor, Tensor> module, Tensor x)
-    {
-        Tensor p = Training.Predict(module, Normalize(x)).softmax(1);
-        return Enumerable.Range(0, (int)p.shape[0]).Select(i => p[i].data<float>().ToArray()).ToArray();
-    }
+    private float[][] Probabilities(nn.Module<Tensor, Tensor> module, Tensor x) => ClassificationFineTuning.Probabilities(module, Normalize(x));
 
     private IEnumerable<ImageRow> Rows(Tensor x, Tensor y)
     {

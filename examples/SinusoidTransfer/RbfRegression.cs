@@ -13,7 +13,8 @@ public static class RbfRegression
     private static readonly double[] SignalFractions = Grid(0.01, 100, 9);
     private static readonly double[] NoiseFractions = Grid(1e-4, 1, 9);
 
-    public static Predictive Fit(Point[] train, Point[] test)
+    /// <summary>Chooses the hyperparameters and solves K⁻¹ r on the training points; the function returned predicts.</summary>
+    public static Func<Point[], Predictive> Fit(Point[] train)
     {
         double[] x = train.Select(p => (double)p.X).ToArray(), y = train.Select(p => (double)p.Label).ToArray();
         double mean = y.Average(), variance = Math.Max(y.Select(v => (v - mean) * (v - mean)).Average(), 1e-12);
@@ -32,14 +33,19 @@ public static class RbfRegression
                 }
         var (factor, _) = Cholesky(Kernel(x, x, best.L, best.S, best.N));
         double[] weights = Solve(factor, r);
+        return test => Predict(x, mean, best.L, best.S, best.N, factor, weights, test);
+    }
+
+    private static Predictive Predict(double[] x, double mean, double l, double s, double noise, double[,] factor, double[] weights, Point[] test)
+    {
         var means = new double[test.Length];
         var variances = new double[test.Length];
         for (int j = 0; j < test.Length; j++)
         {
-            double[] k = x.Select(xi => best.S * Math.Exp(-Math.Pow(xi - test[j].X, 2) / (2 * best.L * best.L))).ToArray();
+            double[] k = x.Select(xi => s * Math.Exp(-Math.Pow(xi - test[j].X, 2) / (2 * l * l))).ToArray();
             means[j] = mean + k.Zip(weights, (a, b) => a * b).Sum();
             double[] v = Forward(factor, k);
-            variances[j] = Math.Max(best.S - v.Sum(e => e * e), 0) + best.N;
+            variances[j] = Math.Max(s - v.Sum(e => e * e), 0) + noise;
         }
         return new Predictive(means, variances);
     }
