@@ -78,6 +78,9 @@ internal sealed class KernelSpaceVariance : IPosteriorVariance
     public PreparedInputs Training { get; }
     public KernelInverseRoot Root { get; }
 
+    /// <summary>Rows of the projection predictions use (W's N·C, fewer once cut), built at the first call; 0 when there is none.</summary>
+    public long ProjectionRows => projected.Value?.shape[0] ?? 0;
+
     /// <summary>Whether predictions use the projected training Jacobian (see the class summary).</summary>
     public bool UsesProjection =>
         !independentOutputs && !network.HasStructuredKernel(Training) &&

@@ -1,3 +1,4 @@
+using Microsoft.ML.Ntk;
 using Microsoft.ML.Ntk.Inference;
 using static TorchSharp.torch;
 
@@ -34,6 +35,31 @@ public class SpectralTruncationTests
         var (factor, bound) = SpectralTruncation.Apply(w, PriorVariance, InferenceSettings.PredictionVarianceTolerance);
         Assert.Same(w, factor);
         Assert.Equal(0, bound);
+    }
+
+    /// <summary>
+    /// A regression posterior of a small CNN (40 inputs of 3 outputs, s² = 1, σ² the kernel's largest eigenvalue, so that the data
+    /// explain at most half of the prior variance along any direction) predicts through the cut projection, with variances within the tolerance of those of the uncut one.
+    /// </summary>
+    [Fact]
+    public void APosteriorPredictsThroughTheCutProjectionWithinTheTolerance()
+    {
+        var cnn = Linearization.TestNetworks.Create("cnn-batchnorm");
+        manual_seed(97);
+        var network = new Microsoft.ML.Ntk.Linearization.LinearizedNetwork(cnn.Network, ParameterSelection.All);
+        var training = network.Prepare(randn(40, 2, 8, 8, dtype: ScalarType.Float64));
+        Tensor kernel = network.Kernel(training, training);
+        double noise = linalg.eigvalsh(kernel).max().item<double>();                      // σ² = λ_max: μ_1 = 1/2
+        var cholesky = Microsoft.ML.Ntk.LinearAlgebra.DenseCholesky.Factor(kernel.add(eye(kernel.shape[0], dtype: ScalarType.Float64).mul(noise)));
+        var root = KernelInverseRoot.FromCholesky(cholesky.Lower);
+        var cut = new KernelSpaceVariance(network, training, root, priorVariance: 1);
+        var exact = new KernelSpaceVariance(network, training, root, priorVariance: 1, varianceTolerance: 0);
+        using var test = new TestInputs(network, randn(5, 2, 8, 8, dtype: ScalarType.Float64));
+        Tensor relative = (cut.Latent(test) - exact.Latent(test)) / exact.Latent(test);
+        Assert.InRange(cut.ProjectionRows, 1, kernel.shape[0] - 1);
+        Assert.Equal(kernel.shape[0], exact.ProjectionRows);
+        Assert.InRange(relative.min().item<double>(), -Tolerances.Float64, InferenceSettings.PredictionVarianceTolerance);
+        Assert.InRange(relative.max().item<double>(), -Tolerances.Float64, InferenceSettings.PredictionVarianceTolerance);
     }
 
     /// <summary>W [300, 400] = U diag(√(μ_i / s²)) Vᵀ with random orthonormal U, V and μ_i = top · decay^i.</summary>
