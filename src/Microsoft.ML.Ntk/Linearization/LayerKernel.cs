@@ -124,7 +124,9 @@ internal static class LayerKernel
         /// <summary>K_c(this, other) as [C, N1, N2].</summary>
         internal Tensor Blocks(Parts other)
         {
-            Tensor blocks = explicitRows.to(ScalarType.Float64).matmul(other.ExplicitRows.to(ScalarType.Float64).transpose(1, 2));
+            Tensor blocks = ReferenceEquals(this, other)
+                ? OwnProduct(rows => zeros(rows.Outputs, rows.Count, rows.Count, dtype: ScalarType.Float64, device: explicitRows.device), FactoredLayerKernel.AddBlocks)
+                : explicitRows.to(ScalarType.Float64).matmul(other.ExplicitRows.to(ScalarType.Float64).transpose(1, 2));
             for (int i = 0; i < factored.Count; i++) FactoredLayerKernel.AddBlocks(blocks, factored[i], other.Factored[i]);
             return blocks;
         }
@@ -132,9 +134,25 @@ internal static class LayerKernel
         /// <summary>K(this, other) as [N1·C, N2·C], row n·C + c.</summary>
         internal Tensor Full(Parts other)
         {
-            Tensor kernel = Rows(explicitRows).mm(Rows(other.ExplicitRows).t());
+            Tensor kernel = ReferenceEquals(this, other)
+                ? OwnProduct(rows => zeros(rows.Count * rows.Outputs, rows.Count * rows.Outputs, dtype: ScalarType.Float64, device: explicitRows.device),
+                             FactoredLayerKernel.AddFull)
+                : Rows(explicitRows).mm(Rows(other.ExplicitRows).t());
             for (int i = 0; i < factored.Count; i++) FactoredLayerKernel.AddFull(kernel, factored[i], other.Factored[i]);
             return kernel;
+        }
+
+        /// <summary>
+        /// G Gᵀ of the explicit gradients against themselves, as the factors of one position with a unit input gram
+        /// (k = δ · δ′): the factored kernel's chunks then form only the triangle on and below the diagonal and mirror it.
+        /// </summary>
+        private Tensor OwnProduct(Func<FactoredLayerKernel.Factors, Tensor> empty, Action<Tensor, FactoredLayerKernel.Factors, FactoredLayerKernel.Factors> add)
+        {
+            using var scope = NewDisposeScope();
+            var rows = new FactoredLayerKernel.Factors(Inputs: null, explicitRows.to(ScalarType.Float64).unsqueeze(2), Bias: true);
+            Tensor product = empty(rows);
+            add(product, rows, rows);
+            return scope.MoveToOuter(product);
         }
 
         public void Dispose()
