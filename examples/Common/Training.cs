@@ -12,7 +12,7 @@ public static class Training
     /// <summary>Trains with mean squared error (regression) on inputs [N, ...] and targets [N, 1].</summary>
     public static void Regression(nn.Module<Tensor, Tensor> module, Tensor inputs, Tensor targets, int steps, double learningRate,
                                   string? onlyPrefix = null, int batchSize = 0, int seed = 0) =>
-        Run(module, inputs, targets, (output, y) => (output - y).square().mean(), steps, learningRate, onlyPrefix, batchSize, seed);
+        Run(module, inputs, targets, (output, y) => { Tensor r = output - y; return (r * r).mean(); }, steps, learningRate, onlyPrefix, batchSize, seed);
 
     /// <summary>
     /// Trains with softmax cross-entropy on inputs [N, ...] and class indices [N] (Int64). <paramref name="trainingMode"/> false
@@ -33,7 +33,7 @@ public static class Training
         bool Trained(string name) => prefixes is null || prefixes.Any(p => name.StartsWith(p, StringComparison.Ordinal));
         var parameters = module.named_parameters().Where(p => Trained(p.name)).Select(p => p.parameter).ToList();
         foreach (var (name, parameter) in module.named_parameters()) parameter.requires_grad = Trained(name);
-        var optimizer = optim.Adam(parameters, lr: learningRate);
+        using var adam = new AdamMoments(parameters);
         var generator = new Generator((ulong)seed + 1);
         long n = inputs.shape[0];
         module.train(trainingMode);
@@ -46,9 +46,9 @@ public static class Training
                 Tensor pick = randint(0, n, new long[] { batchSize }, generator: generator);
                 (x, y) = (inputs.index_select(0, pick), targets.index_select(0, pick));
             }
-            optimizer.zero_grad();
+            foreach (var p in parameters) p.grad?.zero_();
             loss(module.call(x), y).backward();
-            optimizer.step();
+            Step(adam, parameters, learningRate);
             if (afterStep is not null)
             {
                 if (!afterStep(step + 1)) break;
@@ -57,6 +57,19 @@ public static class Training
         }
         module.eval();
         foreach (var parameter in module.parameters()) parameter.requires_grad = true;
+    }
+
+    /// <summary>One Adam step on the parameters that have gradients: θ −= lr / (1 − β₁ᵗ) · m_t / (√v̂_t + ε), as torch.optim.Adam.</summary>
+    private static void Step(AdamMoments adam, IReadOnlyList<Tensor> parameters, double learningRate)
+    {
+        using var noGrad = no_grad();
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            if (parameters[i].grad is not { } gradient) continue;
+            var (first, denominator) = adam.Advance(i, gradient);
+            using var size = (-learningRate / adam.FirstCorrection(i)).ToScalar();
+            parameters[i].addcdiv_(first, denominator, size);
+        }
     }
 
     /// <summary>The outputs for inputs in batches, without gradients.</summary>

@@ -38,19 +38,19 @@ public static class CrossValidatedFineTuning
         Tensor trainWeight = tensor(weight), heldOutWeight = 1 - trainWeight;           // [M, N]
         Tensor x = Inputs(train), y = tensor(train.Select(p => p.Label).ToArray()).reshape(1, -1);
         var network = StackedMlp.Copies(pretrained, copies, onlyPrefix);
-        var adam = new StackedAdam(network.Trained, Enumerable.Range(0, copies).Select(m => grid.LearningRates[m / (folds + 1)]).ToArray());
+        using var adam = new StackedAdam(network.Trained, Enumerable.Range(0, copies).Select(m => grid.LearningRates[m / (folds + 1)]).ToArray());
         long[] onAll = Enumerable.Range(0, rates).Select(r => (long)(r * (folds + 1) + folds)).ToArray();
         var mse = Enumerable.Range(0, folds).Select(_ => Enumerable.Range(0, rates).Select(_ => new double[grid.StepCounts.Length]).ToArray()).ToArray();
         var snapshots = new StackedMlp[grid.StepCounts.Length];
         for (int step = 1; step <= grid.MaxSteps; step++)
         {
             using var scope = NewDisposeScope();
-            Tensor squared = (network.Forward(x).squeeze(-1) - y).square();              // [M, N]
+            Tensor error = network.Forward(x).squeeze(-1) - y, squared = error * error;   // [M, N]
             adam.Step((squared * trainWeight).sum(1).div(trainWeight.sum(1)).sum());
             int checkpoint = Array.IndexOf(grid.StepCounts, step);
             if (checkpoint < 0) continue;
             using var noGrad = no_grad();
-            Tensor residual = (network.Forward(x).squeeze(-1) - y).square();
+            Tensor difference = network.Forward(x).squeeze(-1) - y, residual = difference * difference;
             double[] heldOutMse = (residual * heldOutWeight).sum(1).div(heldOutWeight.sum(1).clamp_min(1)).data<float>().Select(v => (double)v).ToArray();
             for (int r = 0; r < rates; r++)
                 for (int f = 0; f < folds; f++)

@@ -47,7 +47,7 @@ public sealed class StackedMlp
         Tensor h = inputs.dim() == 2 ? inputs.unsqueeze(0).expand(Count, -1, -1) : inputs;
         for (int l = 0; l < weights.Length; l++)
         {
-            h = h.bmm(weights[l]).add(biases[l]);
+            h = h.bmm(weights[l]).add(biases[l], HeldScalars.One);
             if (l < weights.Length - 1) h = h.tanh();
         }
         return h;
