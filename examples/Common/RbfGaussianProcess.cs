@@ -27,10 +27,11 @@ public sealed class RbfGaussianProcess
     {
         using var scope = NewDisposeScope();
         Tensor x = trainFeatures.to(ScalarType.Float64);
-        Tensor y = nn.functional.one_hot(tensor(labels), classes).to(ScalarType.Float64).sub(1.0 / classes);
-        Tensor squared = cdist(x, x).pow(2);
+        Tensor y = nn.functional.one_hot(tensor(labels), classes).to(ScalarType.Float64);
+        y = HeldScalars.With(-1.0 / classes, c => y.add(c, HeldScalars.One));
+        Tensor squared = Squared(cdist(x, x));
         var (l, s, noise) = Hyperparameters(squared, y, classes);
-        Tensor lower = linalg.cholesky(Kernel(squared, l, s) + eye(x.shape[0], dtype: ScalarType.Float64).mul(noise));
+        Tensor lower = linalg.cholesky(WithNoise(Kernel(squared, l, s), noise));
         return new RbfGaussianProcess(scope.MoveToOuter(x), scope.MoveToOuter(cholesky_solve(y, lower)), l, s, classes);
     }
 
@@ -38,8 +39,9 @@ public sealed class RbfGaussianProcess
     public float[][] Predict(Tensor testFeatures)
     {
         using var scope = NewDisposeScope();
-        Tensor cross = Kernel(cdist(testFeatures.to(ScalarType.Float64), train).pow(2), lengthscale, signal);   // [M, N]
-        Tensor clamped = cross.matmul(weights).add(1.0 / classes).clamp_min(1e-3);
+        Tensor cross = Kernel(Squared(cdist(testFeatures.to(ScalarType.Float64), train)), lengthscale, signal);   // [M, N]
+        Tensor mean = HeldScalars.With(1.0 / classes, c => cross.matmul(weights).add(c, HeldScalars.One));
+        Tensor clamped = HeldScalars.With(1e-3, c => mean.clamp_min(c));
         Tensor p = clamped.div(clamped.sum(1, keepdim: true)).to(ScalarType.Float32);
         return Enumerable.Range(0, (int)p.shape[0]).Select(i => p[i].data<float>().ToArray()).ToArray();
     }
@@ -55,7 +57,7 @@ public sealed class RbfGaussianProcess
                 foreach (double noise in NoiseVariances)
                 {
                     double l = Math.Max(factor * median, 1e-6);
-                    Tensor lower = linalg.cholesky(Kernel(squared, l, signal) + eye(n, dtype: ScalarType.Float64).mul(noise));
+                    Tensor lower = linalg.cholesky(WithNoise(Kernel(squared, l, signal), noise));
                     Tensor alpha = cholesky_solve(y, lower);
                     // log p(Y) over the C independent outputs: −½ tr(Yᵀ K⁻¹ Y) − C Σ log L_ii − ½ N C log 2π.
                     double value = -0.5 * (y * alpha).sum().item<double>() - classes * lower.diagonal().log().sum().item<double>()
@@ -65,6 +67,15 @@ public sealed class RbfGaussianProcess
         return (best.L, best.S, best.Noise);
     }
 
-    private static Tensor Kernel(Tensor squaredDistances, double lengthscale, double signal) =>
-        squaredDistances.div(-2 * lengthscale * lengthscale).exp().mul(signal);
+    // Every constant goes in as an explicit Scalar (HeldScalars): the grid runs hundreds of these per fit.
+    private static Tensor Kernel(Tensor squaredDistances, double lengthscale, double signal)
+    {
+        Tensor scaled = HeldScalars.With(-2 * lengthscale * lengthscale, c => squaredDistances.div(c)).exp();
+        return HeldScalars.With(signal, c => scaled.mul(c));
+    }
+
+    private static Tensor Squared(Tensor distances) => distances * distances;
+
+    private static Tensor WithNoise(Tensor kernel, double noise) =>
+        HeldScalars.With(noise, c => kernel.add(eye(kernel.shape[0], dtype: ScalarType.Float64).mul(c), HeldScalars.One));
 }

@@ -40,7 +40,7 @@ public sealed record FashionMnistData(Tensor TrainImages, int[] TrainLabels, Ten
         byte[] labels = IdxFile.ReadLabels(Find(folder, $"{split}-labels-idx1-ubyte")!);
         if (labels.Length != images.Count)
             throw new InvalidDataException($"{folder}: {images.Count} {split} images but {labels.Length} labels.");
-        Tensor pixels = tensor(images.Pixels).to(ScalarType.Float32).div(255f).reshape(images.Count, 1, images.Rows, images.Columns);
+        Tensor pixels = HeldScalars.With(255, c => tensor(images.Pixels).to(ScalarType.Float32).div(c)).reshape(images.Count, 1, images.Rows, images.Columns);
         return (pixels, labels.Select(l => (int)l).ToArray());
     }
 
