@@ -6,7 +6,8 @@ namespace Microsoft.ML.Ntk.Inference;
 /// What a classification fit is told: the likelihood, how probabilities are predicted and the Monte Carlo sample count, and
 /// the Gaussian-process settings it shares with regression (<see cref="Gp"/>: the prior mean, the prior variance s² (null:
 /// chosen by the evidence), the noise variance and floor of the Gaussian likelihood, the strategy, the solver's limits, the
-/// seed, and whether the outputs' kernels are independent), and the scale of the softmax Laplace covariance. The Gaussian likelihood is a regression with exactly those.
+/// seed), whether the outputs' kernels are independent (null: the full kernel, except for a softmax fit beyond
+/// <see cref="InferenceSettings.FullKernelLimit"/>; <see cref="StrategyChoice.IndependentSoftmaxOutputs"/>), and the scale of the softmax Laplace covariance. The Gaussian likelihood is a regression with exactly those.
 /// </summary>
 internal sealed record ClassificationSettings
 {
@@ -20,20 +21,24 @@ internal sealed record ClassificationSettings
         int MonteCarloSamples = 1000,
         int Seed = 0,
         SolverSettings? Solver = null,
-        bool IndependentOutputs = false,
+        bool? IndependentOutputs = null,
         InferenceStrategy Strategy = InferenceStrategy.Auto,
         double NoiseFloor = InferenceSettings.DefaultNoiseFloor,
         double? CovarianceScale = null)
         : this(Likelihood, Predictive, MonteCarloSamples,
-               new RegressionSettings(Mean, PriorVariance, NoiseVariance, Strategy, Solver, Seed: Seed, IndependentOutputs: IndependentOutputs, NoiseFloor: NoiseFloor),
-               CovarianceScale)
+               new RegressionSettings(Mean, PriorVariance, NoiseVariance, Strategy, Solver, Seed: Seed, IndependentOutputs: IndependentOutputs ?? false, NoiseFloor: NoiseFloor),
+               CovarianceScale, IndependentOutputs)
     {
     }
 
-    /// <summary>The classification settings around the regression settings they share.</summary>
+    /// <summary>
+    /// The classification settings around the regression settings they share; <paramref name="independentOutputs"/> null
+    /// takes the regression settings' choice when it is true, and otherwise leaves the softmax fit to choose by size.
+    /// </summary>
     public ClassificationSettings(ClassificationLikelihood likelihood, PredictiveApproximation predictive, int monteCarloSamples, RegressionSettings gp,
-                                  double? covarianceScale = null)
+                                  double? covarianceScale = null, bool? independentOutputs = null)
     {
+        IndependentOutputs = independentOutputs ?? (gp.IndependentOutputs ? true : null);
         CovarianceScale = covarianceScale;
         Likelihood = likelihood;
         Predictive = predictive;
@@ -56,7 +61,9 @@ internal sealed record ClassificationSettings
     public double? NoiseVariance => Gp.NoiseVariance;
     public int Seed => Gp.Seed;
     public SolverSettings? Solver => Gp.Solver;
-    public bool IndependentOutputs => Gp.IndependentOutputs;
+    /// <summary>Independent outputs as asked; null: the full kernel, except for a softmax fit beyond <see cref="InferenceSettings.FullKernelLimit"/>.</summary>
+    public bool? IndependentOutputs { get; }
+
     public InferenceStrategy Strategy => Gp.Strategy;
     public double NoiseFloor => Gp.NoiseFloor;
 

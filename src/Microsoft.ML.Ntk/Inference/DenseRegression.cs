@@ -34,7 +34,7 @@ internal static class DenseRegression
 
         var warnings = FitWarnings.Collect(learned, FitWarnings.ResidualScale(centered, settings.Mean));
         if (cholesky.Jitter > 0) warnings.Add($"A jitter of {cholesky.Jitter:E2} was added to the kernel's diagonal.");
-        var report = FitReport.Regression(InferenceStrategy.Dense, learned, learned.ConstantMean, solve: null, cholesky.Jitter, clock.Elapsed, warnings);
+        var report = FitReport.Regression(InferenceStrategy.Dense, learned, learned.ConstantMean, solve: null, cholesky.Jitter, clock.Elapsed, warnings, settings.IndependentOutputs);
         return new RegressionPosterior(problem.Network, settings.Mean, learned.ConstantMean, learned.PriorVariance, learned.NoiseVariance,
                                        scope.MoveToOuter(shift),
                                        new KernelSpaceVariance(problem.Network, problem.InputsForPredictions(), KernelInverseRoot.FromCholesky(scope.MoveToOuter(cholesky.Lower)), learned.PriorVariance,

@@ -15,14 +15,15 @@ internal sealed record FitReport(
     double Jitter,
     TimeSpan Elapsed,
     IReadOnlyList<string> Warnings,
-    double CovarianceScale = 1)
+    double CovarianceScale = 1,
+    bool IndependentOutputs = false)
 {
     /// <summary>A regression fit's report: the learned (or given) hyperparameters, and the CG solve (none for the dense strategy).</summary>
     public static FitReport Regression(InferenceStrategy strategy, LearnedHyperparameters learned, double[] constantMean, LinearAlgebra.SolveResult? solve,
-                                       double jitter, TimeSpan elapsed, IReadOnlyList<string> warnings) =>
+                                       double jitter, TimeSpan elapsed, IReadOnlyList<string> warnings, bool independentOutputs) =>
         new(strategy, learned.PriorVariance, learned.NoiseVariance, constantMean, learned.LogMarginalLikelihood, learned.Iterations, learned.Converged,
             SolverIterations: solve?.Iterations ?? 0, SolverResidual: solve?.WorstResidual ?? 0, SolverConverged: solve?.Converged ?? true,
-            jitter, elapsed, warnings);
+            jitter, elapsed, warnings, IndependentOutputs: independentOutputs);
 
     /// <summary>What a saved posterior keeps of its report: the strategy, the hyperparameters and the log marginal likelihood.</summary>
     public static FitReport Loaded(InferenceStrategy strategy, double priorVariance, double noiseVariance, double[] constantMean, double logMarginalLikelihood) =>

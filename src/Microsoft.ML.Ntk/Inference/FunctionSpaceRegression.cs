@@ -49,7 +49,7 @@ internal static class FunctionSpaceRegression
         var warnings = FitWarnings.Collect(learned, FitWarnings.ResidualScale(residual, settings.Mean), solve, solver);
         var root = exactRoot ?? LanczosRoot(problem, settings, learned, kernel, residual, likelihood, warnings);
 
-        var report = FitReport.Regression(InferenceStrategy.FunctionSpace, learned, constant, solve, jitter, clock.Elapsed, warnings);
+        var report = FitReport.Regression(InferenceStrategy.FunctionSpace, learned, constant, solve, jitter, clock.Elapsed, warnings, settings.IndependentOutputs);
         return new RegressionPosterior(problem.Network, settings.Mean, constant, learned.PriorVariance, learned.NoiseVariance,
                                        scope.MoveToOuter(shift), new KernelSpaceVariance(problem.Network, problem.InputsForPredictions(), Keep(root, scope), learned.PriorVariance,
                                                                                        settings.IndependentOutputs),

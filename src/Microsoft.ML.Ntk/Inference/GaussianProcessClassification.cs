@@ -46,7 +46,7 @@ internal static class GaussianProcessClassification
         var searching = solver with { Tolerance = Math.Max(solver.Tolerance, InferenceSettings.EvidenceSearchModeTolerance) };
         using var scope = NewDisposeScope();
         // With independent outputs only the C diagonal blocks [C, N, N] are formed: a tenth of the products for ten classes.
-        bool independent = settings.IndependentOutputs && problem.Outputs > 1;                     // one output: the same thing
+        bool independent = StrategyChoice.IndependentSoftmaxOutputs(settings.IndependentOutputs, problem.Size, problem.Outputs);
         Tensor kernel = independent ? network.KernelBlocks(problem.Inputs) : network.Kernel(problem.Inputs, problem.Inputs);
         Tensor prior = settings.Mean == PriorMean.Network ? problem.PretrainedOutputs.reshape(problem.Count, problem.Outputs) : zeros(problem.Count, problem.Outputs, dtype: ScalarType.Float64);
         Tensor onehot = SoftmaxLink.Targets(labels, problem.Outputs);
@@ -82,7 +82,8 @@ internal static class GaussianProcessClassification
         Tensor shift = DenseRegression.ParameterShift(problem, final.Weights, priorVariance, independent);
         var report = new FitReport(InferenceStrategy.Dense, priorVariance, NoiseVariance: 0, ConstantMean: Array.Empty<double>(), LogMarginalLikelihood: final.Evidence,
                                    HyperparameterIterations: evaluations, HyperparametersConverged: true, SolverIterations: final.NewtonIterations,
-                                   SolverResidual: final.GradientNorm, SolverConverged: converged, Jitter: final.Jitter, Elapsed: clock.Elapsed, Warnings: warnings, CovarianceScale: scale.Scale);
+                                   SolverResidual: final.GradientNorm, SolverConverged: converged, Jitter: final.Jitter, Elapsed: clock.Elapsed, Warnings: warnings, CovarianceScale: scale.Scale,
+                                   IndependentOutputs: independent);
         var variance = final.Variance(network, problem.InputsForPredictions(), priorVariance);
         if (scale.Scale != 1) variance = new ScaledVariance(variance, scale.Scale);
         scope.MoveToOuter(final.Tensors);

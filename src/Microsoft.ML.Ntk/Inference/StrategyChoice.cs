@@ -34,6 +34,13 @@ internal static class StrategyChoice
                                        problem.Size * problem.Network.Parameters.Count * sizeof(double) <= LinearizationSettings.MaxJacobianBytes ||
                                        problem.Network.LayerKernelFits(problem.Inputs));
 
+    /// <summary>
+    /// Whether a softmax fit of n = N·C latent values uses independent outputs: as asked, or when not asked (null) beyond
+    /// <see cref="InferenceSettings.FullKernelLimit"/>. With one output the two are the same thing, and the full kernel is used.
+    /// </summary>
+    public static bool IndependentSoftmaxOutputs(bool? asked, long n, long outputs) =>
+        outputs > 1 && (asked ?? n > InferenceSettings.FullKernelLimit);
+
     public static InferenceStrategy Choose(RegressionProblem problem, RegressionSettings settings)
     {
         if (settings.Strategy != InferenceStrategy.Auto) return settings.Strategy;

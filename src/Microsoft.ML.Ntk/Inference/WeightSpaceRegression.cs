@@ -75,7 +75,7 @@ internal static class WeightSpaceRegression
             variance = new WeightSpaceVariance(network, scope.MoveToOuter(basis), scope.MoveToOuter(lower), learned.PriorVariance, learned.NoiseVariance);
             if (FitWarnings.LanczosVariance(basis.shape[1], Math.Min(problem.Size, network.Parameters.Count)) is { } warning) warnings.Add(warning);
         }
-        var report = FitReport.Regression(InferenceStrategy.WeightSpace, learned, constant, solve, jitter, clock.Elapsed, warnings);
+        var report = FitReport.Regression(InferenceStrategy.WeightSpace, learned, constant, solve, jitter, clock.Elapsed, warnings, settings.IndependentOutputs);
         return new RegressionPosterior(network, settings.Mean, constant, learned.PriorVariance, learned.NoiseVariance,
                                        scope.MoveToOuter(shift.contiguous()), variance, report);
     }

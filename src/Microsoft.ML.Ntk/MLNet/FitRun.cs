@@ -94,7 +94,8 @@ internal sealed class FitRun : IDisposable
     {
         var summary = new NtkFitSummary(report.Strategy, TrainingRows: rows, AdaptedParameters: parameters, report.PriorVariance, report.NoiseVariance,
                                         report.LogMarginalLikelihood, report.HyperparameterIterations, report.SolverIterations, report.SolverResidual,
-                                        report.SolverConverged, Elapsed: clock.Elapsed, report.Warnings, report.CovarianceScale);
+                                        report.SolverConverged, Elapsed: clock.Elapsed, report.Warnings, report.CovarianceScale,
+                                        report.IndependentOutputs);
         foreach (string warning in report.Warnings) channel?.Warning(MessageSensitivity.None, warning);
         options.Progress?.Report(new NtkProgress(NtkFitStage.Finished, 0, summary.ToString()));
         Log("Fitted: " + summary);

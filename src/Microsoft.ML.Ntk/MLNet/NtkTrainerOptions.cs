@@ -56,10 +56,12 @@ public abstract class NtkTrainerOptions
 
     /// <summary>
     /// Whether each output gets its own kernel, as if it had its own copy of the adapted parameters (the reference's choice),
-    /// instead of the full kernel with its cross-output terms (the default). For the softmax likelihood it makes the evidence
-    /// search cost C factorizations of N × N per Newton step instead of one of N·C × N·C. The weight-space strategy refuses it.
+    /// instead of the full kernel with its cross-output terms. For the softmax likelihood it makes the evidence search cost C
+    /// factorizations of N × N per Newton step instead of one of N·C × N·C. Null (the default): the full kernel, except for
+    /// a softmax fit of more than 2,000 latent values N·C (for example 250 images of ten classes), which uses independent
+    /// outputs; <see cref="NtkFitSummary.IndependentOutputs"/> says which was used. The weight-space strategy refuses true.
     /// </summary>
-    public bool IndependentOutputs;
+    public bool? IndependentOutputs;
 
     /// <summary>How the posterior is computed; Auto chooses from the data size, the parameter count and memory.</summary>
     public InferenceStrategy Strategy = InferenceStrategy.Auto;
@@ -103,7 +105,7 @@ public abstract class NtkTrainerOptions
         new Inference.HyperparameterSpec(PriorVariance, NoiseVariance, NoiseVarianceFloor).Validate();
         CheckDefined(Strategy, nameof(Strategy));
         CheckDefined(TangentMode, nameof(TangentMode));
-        if (IndependentOutputs && Strategy == InferenceStrategy.WeightSpace)
+        if (IndependentOutputs == true && Strategy == InferenceStrategy.WeightSpace)
             throw new ArgumentException("IndependentOutputs needs one copy of the parameters per output, which the weight-space strategy " +
                                         "does not build; use Dense, FunctionSpace or Auto.", nameof(IndependentOutputs));
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be positive.");

@@ -11,8 +11,9 @@ internal static class SettingsMapping
 {
     public static RegressionSettings Regression(NtkTrainerOptions options, SolverSettings solver) =>
         new(options.Mean, options.PriorVariance, options.NoiseVariance, options.Strategy, solver, Seed: options.Seed,
-            IndependentOutputs: options.IndependentOutputs, NoiseFloor: options.NoiseVarianceFloor);
+            IndependentOutputs: options.IndependentOutputs ?? false, NoiseFloor: options.NoiseVarianceFloor);
 
     public static ClassificationSettings Classification(NtkClassificationOptions options, SolverSettings solver) =>
-        new(options.ChosenLikelihood, options.PredictiveApproximation, options.MonteCarloSamples, Regression(options, solver), options.CovarianceScale);
+        new(options.ChosenLikelihood, options.PredictiveApproximation, options.MonteCarloSamples, Regression(options, solver), options.CovarianceScale,
+            options.IndependentOutputs);
 }

@@ -20,6 +20,7 @@ internal static class SummaryPart
         writer.Write(summary.Warnings.Count);
         foreach (string warning in summary.Warnings) writer.Write(warning);
         writer.Write(summary.CovarianceScale);                     // after the warnings: models saved before it end there
+        writer.Write(summary.IndependentOutputs);                  // last: models saved before it end at the scale
     }
 
     public static NtkFitSummary Read(Stream part)
@@ -38,6 +39,8 @@ internal static class SummaryPart
         var warnings = Enumerable.Range(0, count).Select(_ => reader.ReadString()).ToArray();
         double scale = part.CanSeek && part.Position >= part.Length ? 1 : reader.ReadDouble();
         if (!(scale > 0 && double.IsFinite(scale))) throw new InvalidDataException($"The Ntk model's fit summary has a covariance scale of {scale}.");
-        return new NtkFitSummary(strategy, rows, parameters, prior, noise, logMarginal, hyperIterations, solverIterations, residual, converged, elapsed, warnings, scale);
+        bool independent = !(part.CanSeek && part.Position >= part.Length) && reader.ReadBoolean();
+        return new NtkFitSummary(strategy, rows, parameters, prior, noise, logMarginal, hyperIterations, solverIterations, residual, converged, elapsed, warnings, scale,
+                                 independent);
     }
 }

@@ -95,6 +95,33 @@ public class ClassificationTests
         Tolerances.AssertClose(prediction.Probabilities.sum(1), ones(2, dtype: ScalarType.Float64), 1e-12, "probabilities sum to one");
     }
 
+    /// <summary>
+    /// Not told, a softmax fit takes the full kernel up to <see cref="InferenceSettings.FullKernelLimit"/> latent values and
+    /// independent outputs beyond: 200 and 201 inputs of ten classes, each against the fit told the same coupling (the same
+    /// computation, so the same probabilities to the bit), the report saying which it used.
+    /// </summary>
+    [Theory]
+    [InlineData(200, false)]
+    [InlineData(201, true)]
+    public void AnUntoldSoftmaxFitChoosesTheCouplingByItsSize(int count, bool independent)
+    {
+        Assert.Equal(InferenceSettings.FullKernelLimit, 200 * 10);
+        manual_seed(5);
+        var module = nn.Sequential(("fc1", nn.Linear(2, 6)), ("tanh", nn.Tanh()), ("fc2", nn.Linear(6, 10))).to(ScalarType.Float64);
+        module.eval();
+        var network = new LinearizedNetwork(module, ParameterSelection.All, TangentMode.Auto, batchSize: 256);
+        Tensor inputs = randn(count, 2, dtype: ScalarType.Float64), labels = randint(0, 10, count, dtype: ScalarType.Int64);
+        Tensor testInputs = randn(5, 2, dtype: ScalarType.Float64);
+        ClassificationSettings Told(bool? coupling) => new(PriorVariance: 0.5, IndependentOutputs: coupling, CovarianceScale: 1);
+
+        var untold = GaussianProcessClassification.Fit(network, inputs, labels, Told(null));
+        var told = GaussianProcessClassification.Fit(network, inputs, labels, Told(independent));
+        Assert.Equal(independent, untold.Report.IndependentOutputs);
+        Assert.Equal(independent, told.Report.IndependentOutputs);
+        Assert.Equal(independent, untold.Variance is IndependentLaplaceVariance);
+        Tolerances.AssertClose(untold.Predict(testInputs).Probabilities, told.Predict(testInputs).Probabilities, 0, "probabilities");
+    }
+
     [Fact]
     public void TheProbitApproximationScalesTheMeanByTheVariance()
     {

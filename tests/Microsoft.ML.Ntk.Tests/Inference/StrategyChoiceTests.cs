@@ -20,6 +20,18 @@ public class StrategyChoiceTests
     }
 
     [Fact]
+    public void SoftmaxFitsUseTheAskedCouplingOrChooseByTheNumberOfLatentValues()
+    {
+        long limit = InferenceSettings.FullKernelLimit;
+        Assert.False(StrategyChoice.IndependentSoftmaxOutputs(null, limit, outputs: 10));
+        Assert.True(StrategyChoice.IndependentSoftmaxOutputs(null, limit + 1, outputs: 10));
+        Assert.True(StrategyChoice.IndependentSoftmaxOutputs(true, 20, outputs: 10));
+        Assert.False(StrategyChoice.IndependentSoftmaxOutputs(false, 100 * limit, outputs: 10));
+        Assert.False(StrategyChoice.IndependentSoftmaxOutputs(null, 10 * limit, outputs: 1));     // one output: nothing to couple
+        Assert.False(StrategyChoice.IndependentSoftmaxOutputs(true, 10 * limit, outputs: 1));
+    }
+
+    [Fact]
     public void AutoPicksWeightSpaceWhenOutputsFarOutnumberParameters()
     {
         var (network, x, y) = Problem(samples: 6000, hidden: 4);   // n = 6000 > dense limit, P = 13

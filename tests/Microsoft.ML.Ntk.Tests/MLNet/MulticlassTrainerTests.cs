@@ -67,7 +67,9 @@ public class MulticlassTrainerTests
         {
             Network = network, PriorVariance = priorVariance, IndependentOutputs = independentOutputs,
         });
-        var rows = ml.Data.CreateEnumerable<ClassScore>(pipeline.Fit(train).Transform(test), reuseRowObject: false).ToArray();
+        var model = pipeline.Fit(train);
+        var rows = ml.Data.CreateEnumerable<ClassScore>(model.Transform(test), reuseRowObject: false).ToArray();
+        Assert.Equal(independentOutputs, ((IEnumerable<ITransformer>)model).OfType<NtkTransformer>().Single().FitSummary.IndependentOutputs);
 
         var trainRows = NtkTestData.Classes(60, seed: 4);
         string[] order = trainRows.Select(r => r.Class).Distinct().ToArray();

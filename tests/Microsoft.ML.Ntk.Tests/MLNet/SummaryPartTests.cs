@@ -2,11 +2,15 @@ using Microsoft.ML.Ntk.MLNet;
 
 namespace Microsoft.ML.Ntk.Tests.MLNet;
 
-/// <summary>The saved fit summary: every field round-trips, and a summary saved before the covariance scale existed still reads.</summary>
+/// <summary>
+/// The saved fit summary: every field round-trips, and summaries saved before the covariance scale or the output coupling
+/// existed still read.
+/// </summary>
 public class SummaryPartTests
 {
     private static readonly NtkFitSummary Summary = new(InferenceStrategy.Dense, 250, 5349, 0.42, 0, -216.7, 8, 5, 3e-9, true,
-                                                        TimeSpan.FromSeconds(1.5), new[] { "a warning" }, CovarianceScale: 0.0562);
+                                                        TimeSpan.FromSeconds(1.5), new[] { "a warning" }, CovarianceScale: 0.0562,
+                                                        IndependentOutputs: true);
 
     [Fact]
     public void EveryFieldRoundTrips()
@@ -17,7 +21,18 @@ public class SummaryPartTests
         var read = SummaryPart.Read(part);
         Assert.Equal(Summary.ToString(), read.ToString());
         Assert.Equal(Summary.CovarianceScale, read.CovarianceScale);
+        Assert.True(read.IndependentOutputs);
         Assert.Equal(Summary.Warnings, read.Warnings);
+    }
+
+    [Fact]
+    public void ASummarySavedWithoutTheOutputCouplingReadsAsTheFullKernel()
+    {
+        var part = new MemoryStream();
+        SummaryPart.Write(part, Summary);
+        var older = new MemoryStream(part.ToArray(), 0, (int)part.Length - sizeof(bool));      // what the writer wrote before the coupling
+        var read = SummaryPart.Read(older);
+        Assert.Equal(Summary with { IndependentOutputs = false, Warnings = read.Warnings }, read);
     }
 
     [Fact]
@@ -25,10 +40,10 @@ public class SummaryPartTests
     {
         var part = new MemoryStream();
         SummaryPart.Write(part, Summary);
-        var older = new MemoryStream(part.ToArray(), 0, (int)part.Length - sizeof(double));     // what the writer wrote before the scale
+        var older = new MemoryStream(part.ToArray(), 0, (int)part.Length - sizeof(double) - sizeof(bool));   // what the writer wrote before the scale
         var read = SummaryPart.Read(older);
         Assert.Equal(1, read.CovarianceScale);
-        Assert.Equal(Summary with { CovarianceScale = 1, Warnings = read.Warnings }, read);
+        Assert.Equal(Summary with { CovarianceScale = 1, IndependentOutputs = false, Warnings = read.Warnings }, read);
         Assert.Equal(Summary.Warnings, read.Warnings);
     }
 }
