@@ -16,7 +16,7 @@ internal static class DiagonalBound
 
     /// <summary>The exact diagonal as [N, C] in float64, from each input's own parameter gradients.</summary>
     public static Tensor Exact(NetworkFunction head, PreparedInputs x, int batchSize) => PerOutputOverBatches(head, x, batchSize,
-        (layers, signals, adapted) => layers.SelectMany((l, i) => l.Rule.PerExampleGradients(l.Module, l.Input, signals[i], adapted))
+        (layers, signals, adapted) => layers.SelectMany((l, i) => l.PerExampleGradients(signals[i], adapted))
                                             .Select(g => g.Gradient.to(ScalarType.Float64).flatten(1).Squared().sum(1)));
 
     /// <summary>Σ of per-layer [B] terms for every output, over batches: [N, C].</summary>

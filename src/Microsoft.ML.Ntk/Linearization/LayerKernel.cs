@@ -222,7 +222,7 @@ internal static class LayerKernel
                     }
                     else
                     {
-                        gradients.AddRange(layer.Rule.PerExampleGradients(layer.Module, layer.Input, signals[i], adapted)
+                        gradients.AddRange(layer.PerExampleGradients(signals[i], adapted)
                                                 .Select(g => g.Gradient.reshape(length, -1)));
                     }
                 }

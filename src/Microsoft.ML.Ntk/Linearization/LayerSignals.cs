@@ -5,8 +5,45 @@ using static TorchSharp.torch;
 
 namespace Microsoft.ML.Ntk.Linearization;
 
-/// <summary>A layer with adapted parameters met by a recording pass: its rule, the module, and its input and output.</summary>
-internal sealed record RecordedLayer(LayerRule Rule, nn.Module Module, Tensor Input, Tensor Output);
+/// <summary>
+/// A layer with adapted parameters met by a recording pass: its rule, the module, its input and output, and what its
+/// per-example gradients need of the input (<see cref="LayerRule.ExampleInput"/>), formed at its first use and kept until
+/// the recording pass ends, so that the C backward passes share it.
+/// </summary>
+internal sealed class RecordedLayer(LayerRule rule, nn.Module module, Tensor input, Tensor output) : IDisposable
+{
+    private Tensor? exampleInput;
+
+    public LayerRule Rule => rule;
+    public nn.Module Module => module;
+    public Tensor Input => input;
+    public Tensor Output => output;
+
+    /// <summary><see cref="LayerRule.ExampleInput"/> of <see cref="Input"/>, outside every dispose scope until <see cref="Dispose"/>.</summary>
+    public Tensor ExampleInput
+    {
+        get
+        {
+            if (exampleInput is null)
+            {
+                using var noGrad = no_grad();
+                Tensor formed = rule.ExampleInput(module, input);
+                exampleInput = ReferenceEquals(formed, input) ? input : formed.DetachFromDisposeScope();
+            }
+            return exampleInput;
+        }
+    }
+
+    /// <summary>Each input's gradients of one output (<see cref="LayerRule.PerExampleGradients"/>) from its signal δ.</summary>
+    public IEnumerable<(Tensor Parameter, Tensor Gradient)> PerExampleGradients(Tensor delta, Func<Tensor?, bool> adapted) =>
+        rule.PerExampleGradients(module, ExampleInput, delta, adapted);
+
+    public void Dispose()
+    {
+        if (exampleInput is not null && !ReferenceEquals(exampleInput, input)) exampleInput.Dispose();
+        exampleInput = null;
+    }
+}
 
 /// <summary>
 /// For networks of known layers: one forward pass over a batch that records every layer holding adapted parameters, then
@@ -39,12 +76,19 @@ internal static class LayerSignals
         long c = y.shape[1];
         var session = new AutogradSession();
         var outputs = layers.Select(l => l.Output).ToArray();
-        for (long i = 0; i < c; i++)
+        try
         {
-            using var pass = NewDisposeScope();
-            Tensor output = y.select(1, i);
-            Tensor[] signals = session.Grad(new[] { output }, outputs, new[] { ones_like(output) }, retainGraph: i < c - 1);
-            visit(i, layers, signals.Select(s => s.detach()).ToArray());
+            for (long i = 0; i < c; i++)
+            {
+                using var pass = NewDisposeScope();
+                Tensor output = y.select(1, i);
+                Tensor[] signals = session.Grad(new[] { output }, outputs, new[] { ones_like(output) }, retainGraph: i < c - 1);
+                visit(i, layers, signals.Select(s => s.detach()).ToArray());
+            }
+        }
+        finally
+        {
+            foreach (var layer in layers) layer.Dispose();
         }
         return scope.MoveToOuter(y.detach());
     }

@@ -24,7 +24,7 @@ internal static class PerExampleJacobian
             {
                 Tensor rows = zeros(length, parameters.Count, dtype: parameters.DType, device: parameters.Device).DetachFromDisposeScope();
                 for (int i = 0; i < layers.Count; i++)
-                    foreach (var (parameter, gradient) in layers[i].Rule.PerExampleGradients(layers[i].Module, layers[i].Input, signals[i], adapted))
+                    foreach (var (parameter, gradient) in layers[i].PerExampleGradients(signals[i], adapted))
                     {
                         var (offset, count) = parameters.RangeOf(parameter);
                         rows.narrow(1, offset, count).Accumulate(gradient.reshape(length, count));

@@ -35,10 +35,13 @@ internal sealed class BatchNormRule : LayerRule
         return (y, yDot);
     }
 
-    public override IEnumerable<(Tensor, Tensor)> PerExampleGradients(nn.Module module, Tensor a, Tensor delta, Func<Tensor?, bool> adapted)
+    /// <summary>The normalized input (a − μ) / sqrt(σ² + ε), formed once for all outputs.</summary>
+    public override Tensor ExampleInput(nn.Module module, Tensor a) => Normalized((BatchNorm)module, a);
+
+    public override IEnumerable<(Tensor, Tensor)> PerExampleGradients(nn.Module module, Tensor normalized, Tensor delta, Func<Tensor?, bool> adapted)
     {
         var norm = (BatchNorm)module;
-        if (adapted(norm.weight)) yield return (norm.weight!, LayerShapes.SumOverPositions(delta * Normalized(norm, a)));
+        if (adapted(norm.weight)) yield return (norm.weight!, LayerShapes.SumOverPositions(delta * normalized));
         if (adapted(norm.bias)) yield return (norm.bias!, LayerShapes.SumOverPositions(delta));
     }
 

@@ -44,13 +44,15 @@ internal sealed class Conv2dRule : LayerRule
         return (y, yDot);
     }
 
-    public override IEnumerable<(Tensor, Tensor)> PerExampleGradients(nn.Module module, Tensor a, Tensor delta, Func<Tensor?, bool> adapted)
+    /// <summary>The unfolded input patches [B, in·kh·kw, L] (<see cref="Patches"/>), formed once for all outputs.</summary>
+    public override Tensor ExampleInput(nn.Module module, Tensor a) => Patches((Conv2d)module, a);
+
+    public override IEnumerable<(Tensor, Tensor)> PerExampleGradients(nn.Module module, Tensor patches, Tensor delta, Func<Tensor?, bool> adapted)
     {
         var conv = (Conv2d)module;
-        long b = a.shape[0], groups = conv.groups, output = delta.shape[1];
+        long b = patches.shape[0], groups = conv.groups, output = delta.shape[1];
         if (adapted(conv.weight))
         {
-            Tensor patches = Patches(conv, a);                                                  // [B, in·kh·kw, L]
             Tensor grouped = patches.reshape(b, groups, patches.shape[1] / groups, patches.shape[2]);
             Tensor signals = delta.reshape(b, groups, output / groups, -1);                                       // [B, g, out/g, L]
             yield return (conv.weight!, signals.matmul(grouped.transpose(2, 3)).reshape(AdaptedParameters.Prepend(b, conv.weight!.shape)));

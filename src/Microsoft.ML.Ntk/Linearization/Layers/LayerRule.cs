@@ -28,10 +28,17 @@ internal abstract class LayerRule
     public abstract (Tensor Output, Tensor? Tangent) Propagate(nn.Module module, Tensor a, Tensor? aDot, PropagationContext context);
 
     /// <summary>
-    /// Each input's gradient of one output with respect to the layer's adapted parameters, [B, *shape] per parameter, from
-    /// the layer's input a [B, ...] and the signal δ [B, ...] at its output.
+    /// What <see cref="PerExampleGradients"/> needs of the layer's input a, the same for every output: formed once per batch
+    /// and layer, and reused by the C backward passes (a convolution's unfolded patches, a batch norm's normalized input).
+    /// The input itself by default.
     /// </summary>
-    public virtual IEnumerable<(Tensor Parameter, Tensor Gradient)> PerExampleGradients(nn.Module module, Tensor a, Tensor delta,
+    public virtual Tensor ExampleInput(nn.Module module, Tensor a) => a;
+
+    /// <summary>
+    /// Each input's gradient of one output with respect to the layer's adapted parameters, [B, *shape] per parameter, from
+    /// the layer's <see cref="ExampleInput"/> u [B, ...] and the signal δ [B, ...] at its output.
+    /// </summary>
+    public virtual IEnumerable<(Tensor Parameter, Tensor Gradient)> PerExampleGradients(nn.Module module, Tensor u, Tensor delta,
                                                                                        Func<Tensor?, bool> adapted) =>
         Array.Empty<(Tensor, Tensor)>();
 
@@ -49,7 +56,7 @@ internal abstract class LayerRule
     public virtual Tensor SquaredNormBound(nn.Module module, Tensor a, Tensor delta, Func<Tensor?, bool> adapted)
     {
         Tensor total = zeros(a.shape[0], dtype: ScalarType.Float64, device: a.device);
-        foreach (var (_, gradient) in PerExampleGradients(module, a, delta, adapted))
+        foreach (var (_, gradient) in PerExampleGradients(module, ExampleInput(module, a), delta, adapted))
             total.Accumulate(gradient.to(ScalarType.Float64).flatten(1).Squared().sum(1));
         return total;
     }
