@@ -43,7 +43,8 @@ internal sealed class TestInputs : IDisposable
     {
         if (rows is null) return OutputCoupling.MeanShift(network, Prepared, shift);
         Tensor perInput = rows.reshape(Count, -1, rows.shape[1]);                          // [B, C, P]
-        return shift.dim() == 1 ? perInput.matmul(shift) : (perInput * shift.unsqueeze(0)).sum(2);
+        if (shift.dim() == 1) return perInput.matmul(shift);
+        return perInput.transpose(0, 1).bmm(shift.unsqueeze(2)).squeeze(2).t();           // row c of J(x*) times shift c, no [B, C, P] product
     }
 
     public void Dispose() => Prepared.Dispose();
