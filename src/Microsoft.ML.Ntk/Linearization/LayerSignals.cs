@@ -19,24 +19,21 @@ internal sealed class RecordedLayer(LayerRule rule, nn.Module module, Tensor inp
     public Tensor Input => input;
     public Tensor Output => output;
 
-    /// <summary><see cref="LayerRule.ExampleInput"/> of <see cref="Input"/>, outside every dispose scope until <see cref="Dispose"/>.</summary>
-    public Tensor ExampleInput
+    /// <summary>
+    /// Each input's gradients of one output (<see cref="LayerRule.PerExampleGradients"/>) from its signal δ, with the
+    /// layer's <see cref="LayerRule.ExampleInput"/> formed at the first call (the adapted parameters are the pass's own, the
+    /// same at every call) and kept outside every dispose scope until <see cref="Dispose"/>.
+    /// </summary>
+    public IEnumerable<(Tensor Parameter, Tensor Gradient)> PerExampleGradients(Tensor delta, Func<Tensor?, bool> adapted)
     {
-        get
+        if (exampleInput is null)
         {
-            if (exampleInput is null)
-            {
-                using var noGrad = no_grad();
-                Tensor formed = rule.ExampleInput(module, input);
-                exampleInput = ReferenceEquals(formed, input) ? input : formed.DetachFromDisposeScope();
-            }
-            return exampleInput;
+            using var noGrad = no_grad();
+            Tensor formed = rule.ExampleInput(module, input, adapted);
+            exampleInput = ReferenceEquals(formed, input) ? input : formed.DetachFromDisposeScope();
         }
+        return rule.PerExampleGradients(module, exampleInput, delta, adapted);
     }
-
-    /// <summary>Each input's gradients of one output (<see cref="LayerRule.PerExampleGradients"/>) from its signal δ.</summary>
-    public IEnumerable<(Tensor Parameter, Tensor Gradient)> PerExampleGradients(Tensor delta, Func<Tensor?, bool> adapted) =>
-        rule.PerExampleGradients(module, ExampleInput, delta, adapted);
 
     public void Dispose()
     {

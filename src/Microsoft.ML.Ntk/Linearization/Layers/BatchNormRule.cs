@@ -35,8 +35,9 @@ internal sealed class BatchNormRule : LayerRule
         return (y, yDot);
     }
 
-    /// <summary>The normalized input (a − μ) / sqrt(σ² + ε), formed once for all outputs.</summary>
-    public override Tensor ExampleInput(nn.Module module, Tensor a) => Normalized((BatchNorm)module, a);
+    /// <summary>The normalized input (a − μ) / sqrt(σ² + ε), formed once for all outputs; a itself when only the bias is adapted.</summary>
+    public override Tensor ExampleInput(nn.Module module, Tensor a, Func<Tensor?, bool> adapted) =>
+        adapted(((BatchNorm)module).weight) ? Normalized((BatchNorm)module, a) : a;
 
     public override IEnumerable<(Tensor, Tensor)> PerExampleGradients(nn.Module module, Tensor normalized, Tensor delta, Func<Tensor?, bool> adapted)
     {

@@ -44,8 +44,9 @@ internal sealed class Conv2dRule : LayerRule
         return (y, yDot);
     }
 
-    /// <summary>The unfolded input patches [B, in·kh·kw, L] (<see cref="Patches"/>), formed once for all outputs.</summary>
-    public override Tensor ExampleInput(nn.Module module, Tensor a) => Patches((Conv2d)module, a);
+    /// <summary>The unfolded input patches [B, in·kh·kw, L] (<see cref="Patches"/>), formed once for all outputs; a itself when only the bias is adapted.</summary>
+    public override Tensor ExampleInput(nn.Module module, Tensor a, Func<Tensor?, bool> adapted) =>
+        adapted(((Conv2d)module).weight) ? Patches((Conv2d)module, a) : a;
 
     public override IEnumerable<(Tensor, Tensor)> PerExampleGradients(nn.Module module, Tensor patches, Tensor delta, Func<Tensor?, bool> adapted)
     {

@@ -29,10 +29,10 @@ internal abstract class LayerRule
 
     /// <summary>
     /// What <see cref="PerExampleGradients"/> needs of the layer's input a, the same for every output: formed once per batch
-    /// and layer, and reused by the C backward passes (a convolution's unfolded patches, a batch norm's normalized input).
-    /// The input itself by default.
+    /// and layer, and reused by the C backward passes (a convolution's unfolded patches, a batch norm's normalized input,
+    /// each only when its weight is adapted). The input itself by default.
     /// </summary>
-    public virtual Tensor ExampleInput(nn.Module module, Tensor a) => a;
+    public virtual Tensor ExampleInput(nn.Module module, Tensor a, Func<Tensor?, bool> adapted) => a;
 
     /// <summary>
     /// Each input's gradient of one output with respect to the layer's adapted parameters, [B, *shape] per parameter, from
@@ -56,7 +56,7 @@ internal abstract class LayerRule
     public virtual Tensor SquaredNormBound(nn.Module module, Tensor a, Tensor delta, Func<Tensor?, bool> adapted)
     {
         Tensor total = zeros(a.shape[0], dtype: ScalarType.Float64, device: a.device);
-        foreach (var (_, gradient) in PerExampleGradients(module, ExampleInput(module, a), delta, adapted))
+        foreach (var (_, gradient) in PerExampleGradients(module, ExampleInput(module, a, adapted), delta, adapted))
             total.Accumulate(gradient.to(ScalarType.Float64).flatten(1).Squared().sum(1));
         return total;
     }
