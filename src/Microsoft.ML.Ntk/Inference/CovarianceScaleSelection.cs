@@ -71,42 +71,31 @@ internal static class CovarianceScaleSelection
     }
 
     /// <summary>f = m + s² K0 a, [N, C], at the full mode's weights a.</summary>
-    private static Tensor Latent(Tensor kernel, Tensor prior, Tensor weights, bool independentOutputs, double s2)
-    {
-        long n = prior.shape[0], c = prior.shape[1];
-        Tensor shift = independentOutputs
-            ? kernel.matmul(weights.reshape(n, c).t().unsqueeze(2)).squeeze(2).t()
-            : kernel.matmul(weights.reshape(-1)).reshape(n, c);
-        return prior.to(ScalarType.Float64).Plus(shift.Times(s2));
-    }
+    private static Tensor Latent(Tensor kernel, Tensor prior, Tensor weights, bool independentOutputs, double s2) =>
+        prior.to(ScalarType.Float64).Plus(KernelRestriction.Product(kernel, weights.reshape(prior.shape[0], prior.shape[1]), independentOutputs).Times(s2));
 
     private static (Tensor Mean, Tensor Covariance) HeldOutIndependent(Tensor blocks, Tensor prior, Tensor onehot, Tensor training, Tensor heldOut,
                                                                        double s2, Tensor? startLatent, SolverSettings solver, NewtonStepChoice? steps)
     {
-        Tensor rows = blocks.index_select(1, training);
-        var mode = IndependentLaplace.Solve(rows.index_select(2, training), prior.index_select(0, training), onehot.index_select(0, training), s2, solver,
-                                            start: null, InferenceSettings.EvidenceSearchObjectiveAccuracy, steps, startLatent);
-        Tensor cross = rows.index_select(2, heldOut);                                                    // [C, Nt, Nh]
-        Tensor own = blocks.index_select(1, heldOut).index_select(2, heldOut).diagonal(0, 1, 2).t();    // [Nh, C]
-        Tensor a = mode.Weights.reshape(training.shape[0], -1);                                          // [Nt, C]
-        Tensor shift = cross.transpose(1, 2).matmul(a.t().unsqueeze(2)).squeeze(2).t().Times(s2);        // [Nh, C]
+        long c = prior.shape[1];
+        var mode = IndependentLaplace.Solve(KernelRestriction.Of(blocks, training, training, true, c), prior.index_select(0, training),
+                                            onehot.index_select(0, training), s2, solver, start: null, InferenceSettings.EvidenceSearchObjectiveAccuracy,
+                                            steps, startLatent);
+        Tensor cross = KernelRestriction.Of(blocks, training, heldOut, true, c);                            // [C, Nt, Nh]
+        Tensor own = KernelRestriction.Of(blocks, heldOut, heldOut, true, c).diagonal(0, 1, 2).t();          // [Nh, C]
+        Tensor shift = KernelRestriction.Product(cross, mode.Weights.reshape(training.shape[0], c), true, transposed: true).Times(s2);   // [Nh, C]
         return (prior.index_select(0, heldOut).Plus(shift), mode.Covariance(cross, own, s2));
     }
 
     private static (Tensor Mean, Tensor Covariance) HeldOutFull(Tensor kernel, Tensor prior, Tensor onehot, Tensor training, Tensor heldOut,
                                                                 double s2, Tensor? startLatent, SolverSettings solver)
     {
-        long c = prior.shape[1];
-        Tensor Outputs(Tensor inputs) =>
-            tensor(inputs.cpu().data<long>().ToArray().SelectMany(i => Enumerable.Range(0, (int)c).Select(k => i * c + k)).ToArray(), device: inputs.device);
-        Tensor t = Outputs(training), h = Outputs(heldOut);
-        Tensor rows = kernel.index_select(0, t);
-        var mode = LatentLaplace.Solve(rows.index_select(1, t), prior.index_select(0, training), onehot.index_select(0, training), s2, solver,
-                                       start: null, InferenceSettings.EvidenceSearchObjectiveAccuracy, startLatent);
-        Tensor cross = rows.index_select(1, h);                                                          // [Nt·C, Nh·C]
-        long nh = heldOut.shape[0];
-        Tensor own = kernel.index_select(0, h).index_select(1, h).reshape(nh, c, nh, c).diagonal(0, 0, 2).permute(2, 0, 1);
-        Tensor shift = cross.t().matmul(mode.Weights.reshape(-1, 1)).reshape(nh, c).Times(s2);
+        long c = prior.shape[1], nh = heldOut.shape[0];
+        var mode = LatentLaplace.Solve(KernelRestriction.Of(kernel, training, training, false, c), prior.index_select(0, training),
+                                       onehot.index_select(0, training), s2, solver, start: null, InferenceSettings.EvidenceSearchObjectiveAccuracy, startLatent);
+        Tensor cross = KernelRestriction.Of(kernel, training, heldOut, false, c);                          // [Nt·C, Nh·C]
+        Tensor own = KernelRestriction.Of(kernel, heldOut, heldOut, false, c).reshape(nh, c, nh, c).diagonal(0, 0, 2).permute(2, 0, 1);
+        Tensor shift = KernelRestriction.Product(cross, mode.Weights.reshape(training.shape[0], c), false, transposed: true).Times(s2);
         return (prior.index_select(0, heldOut).Plus(shift), mode.Covariance(cross, own, s2));
     }
 

@@ -57,16 +57,9 @@ internal static class GaussianProcessClassification
         var warnings = new List<string>();
         if (settings.PriorVariance is null)
         {
-            double meanDiagonal = (independent ? kernel.diagonal(0, 1, 2) : kernel.diagonal()).mean().item<double>();
-            double center = -Math.Log(Math.Max(meanDiagonal, 1e-300));
-            var search = ScalarSearch.Maximize(u => modes.Evidence(Math.Exp(u), searching), center, halfWidth: InferenceSettings.EvidenceSearchHalfWidth,
-                                               tolerance: InferenceSettings.EvidenceSearchTolerance,
-                                               valueTolerance: InferenceSettings.EvidenceSearchValueTolerance);
-            priorVariance = Math.Exp(search.Point);
-            evaluations = search.Evaluations;
-            if (search.AtEdge)
-                warnings.Add($"The Laplace evidence is largest at the edge of the searched range (s² = {priorVariance:G3}): the labels " +
-                             $"add little beyond the prior mean, or need a prior variance outside e^±{InferenceSettings.EvidenceSearchHalfWidth:F0} of 1/mean k0(x, x).");
+            var choice = EvidenceSearch.Run(modes, kernel, prior, onehot, labels, independent, searching);
+            (priorVariance, evaluations) = (choice.PriorVariance, choice.Evaluations);
+            if (choice.Warning is not null) warnings.Add(choice.Warning);
         }
         var final = modes.Final(priorVariance);
         // The final solve aims at 1e-9; it has converged when it reached that, or stagnated within the tolerance asked for

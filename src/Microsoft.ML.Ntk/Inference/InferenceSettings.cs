@@ -107,10 +107,30 @@ internal static class InferenceSettings
     public const long FullKernelLimit = 2_000;
 
     /// <summary>
-    /// How far from s² = 1 / mean k0(x, x) the evidence search goes, in log s²: e^±16. At e^±8 the evidence was largest at the
+    /// How far from its center (s² = 1 / mean k0(x, x), or the pilot's maximum, <see cref="EvidenceSearch"/>) the evidence
+    /// search goes, in log s²: e^±16. At e^±8 the evidence was largest at the
     /// upper edge in three of four Fashion-MNIST fits with independent outputs (the walk uphill stops early when it is not).
     /// </summary>
     public const double EvidenceSearchHalfWidth = 16;
+
+    /// <summary>The evidence search's walk uphill from 1 / mean k0(x, x), in log s²: steps of 2 (a factor e² in s²).</summary>
+    public const double EvidenceSearchStep = 2;
+
+    /// <summary>
+    /// The inputs of the evidence search's pilot (<see cref="EvidenceSearch"/>): about 200, chosen class-stratified. Its
+    /// factorizations cost (200 / N)³ of the full search's: at N = 1,000 its whole search costs less than one evaluation on
+    /// all inputs.
+    /// </summary>
+    public const int EvidencePilotInputs = 200;
+
+    /// <summary>The fewest inputs for which the pilot runs: 800, where each of its evaluations costs at most 1/64 of one on all inputs.</summary>
+    public const int EvidencePilotMinimumInputs = 800;
+
+    /// <summary>
+    /// The step of the walk on all inputs from the pilot's maximum, in log s²: 1. The maximum of a fifth of the inputs
+    /// lies near that of all of them, so a shorter step brackets it with fewer evaluations.
+    /// </summary>
+    public const double EvidencePilotStep = 1;
 
     /// <summary>
     /// The relative gradient each mode of the evidence search is solved to: the objective's error is then about 1e-12 of its

@@ -14,6 +14,12 @@ namespace Microsoft.ML.Ntk.Inference;
 /// </summary>
 internal sealed class SoftmaxModes(Tensor kernel, Tensor prior, Tensor onehot, bool independentOutputs, SolverSettings progress)
 {
+    /// <summary>
+    /// Weights a [N·C] near the mode at s² (the pilot search's, <see cref="EvidenceSearch"/>): the first solve starts from them
+    /// (scaled to its s²), instead of a = 0, and the modes take them over (disposed once a mode replaces them).
+    /// </summary>
+    public void Seed(Tensor weights, double s2) => (warm, warmVariance) = (weights, s2);
+
     private readonly Tensor? blocks = independentOutputs ? kernel : null;
 
     /// <summary>Shared by every independent-outputs mode of the fit, the held-out folds' included.</summary>
@@ -52,6 +58,9 @@ internal sealed class SoftmaxModes(Tensor kernel, Tensor prior, Tensor onehot, b
             ? LatentLaplace.Solve(kernel, prior, onehot, s2, progress, start)
             : IndependentLaplace.Solve(blocks, prior, onehot, s2, progress, start, steps: Steps);
     }
+
+    /// <summary>The weights a [N·C] of the mode with the highest evidence so far and its s², or null before any.</summary>
+    public (Tensor Weights, double PriorVariance)? Best => best is null ? null : (best, bestVariance);
 
     private Tensor? Start(double s2) => warm?.Times(warmVariance / s2);
 
