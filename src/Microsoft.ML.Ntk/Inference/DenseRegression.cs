@@ -56,9 +56,15 @@ internal static class DenseRegression
         return (KernelInverseRoot.FromCholesky(scope.MoveToOuter(cholesky.Lower)), cholesky.Jitter);
     }
 
-    /// <summary>Δθ = s² Jᵀ α in float64: [P], or [C, P] (one shift per output) with independent outputs.</summary>
-    internal static Tensor ParameterShift(RegressionProblem problem, Tensor alpha, double priorVariance, bool independentOutputs = false)
+    /// <summary>
+    /// Δθ = s² Jᵀ α in float64: [P], or [C, P] (one shift per output) with independent outputs, from the training Jacobian by
+    /// output [C, N, P] when the caller has it (<paramref name="rowsByOutput"/>), else by backward passes.
+    /// </summary>
+    internal static Tensor ParameterShift(RegressionProblem problem, Tensor alpha, double priorVariance, bool independentOutputs = false,
+                                          Tensor? rowsByOutput = null)
     {
+        if (independentOutputs && rowsByOutput is not null)
+            return alpha.reshape(problem.Count, problem.Outputs).t().unsqueeze(1).bmm(rowsByOutput).squeeze(1).Times(priorVariance);
         Tensor cotangent = independentOutputs
             ? OutputCoupling.PerOutput(alpha, problem.Count, problem.Outputs)
             : alpha.reshape(1, problem.Count, problem.Outputs);

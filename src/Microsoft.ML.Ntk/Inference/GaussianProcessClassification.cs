@@ -46,8 +46,14 @@ internal static class GaussianProcessClassification
         var searching = solver with { Tolerance = Math.Max(solver.Tolerance, InferenceSettings.EvidenceSearchModeTolerance) };
         using var scope = NewDisposeScope();
         // With independent outputs only the C diagonal blocks [C, N, N] are formed: a tenth of the products for ten classes.
+        // When the Jacobian by output fits the prediction budget the blocks come from it, and so does the shift: C backward
+        // passes fewer (on 1,000 Fashion-MNIST images of ten classes the shift went from 2.4-3.9 s to 0.03 s, the kernel
+        // from 4.2-5.8 s to 5.5-6.0 s).
         bool independent = StrategyChoice.IndependentSoftmaxOutputs(settings.IndependentOutputs, problem.Size, problem.Outputs);
-        Tensor kernel = independent ? network.KernelBlocks(problem.Inputs) : network.Kernel(problem.Inputs, problem.Inputs);
+        Tensor? rows = independent && StrategyChoice.KeepsJacobianByOutput(network, problem.Inputs, problem.Count * problem.Outputs)
+            ? network.JacobianByOutput(problem.Inputs) : null;
+        Tensor kernel = rows is not null ? rows.bmm(rows.transpose(1, 2))
+                      : independent ? network.KernelBlocks(problem.Inputs) : network.Kernel(problem.Inputs, problem.Inputs);
         Tensor prior = settings.Mean == PriorMean.Network ? problem.PretrainedOutputs.reshape(problem.Count, problem.Outputs) : zeros(problem.Count, problem.Outputs, dtype: ScalarType.Float64);
         Tensor onehot = SoftmaxLink.Targets(labels, problem.Outputs);
 
@@ -72,7 +78,7 @@ internal static class GaussianProcessClassification
                          (final.Stagnated ? "; the objective no longer decreased within rounding)." : ")."));
         var scale = settings.CovarianceScale is { } given ? new CovarianceScaleChoice(given, Array.Empty<(double, double)>())
                                                           : CovarianceScaleSelection.Choose(kernel, prior, onehot, labels, independent, priorVariance, final.Weights, searching, settings, modes.Steps);
-        Tensor shift = DenseRegression.ParameterShift(problem, final.Weights, priorVariance, independent);
+        Tensor shift = DenseRegression.ParameterShift(problem, final.Weights, priorVariance, independent, rows);
         var report = new FitReport(InferenceStrategy.Dense, priorVariance, NoiseVariance: 0, ConstantMean: Array.Empty<double>(), LogMarginalLikelihood: final.Evidence,
                                    HyperparameterIterations: evaluations, HyperparametersConverged: true, SolverIterations: final.NewtonIterations,
                                    SolverResidual: final.GradientNorm, SolverConverged: converged, Jitter: final.Jitter, Elapsed: clock.Elapsed, Warnings: warnings, CovarianceScale: scale.Scale,

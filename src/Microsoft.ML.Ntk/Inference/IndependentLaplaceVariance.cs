@@ -50,8 +50,7 @@ internal sealed class IndependentLaplaceVariance : IPosteriorVariance
     private long Classes => RootD.shape[0];
 
     /// <summary>Whether predictions use the training Jacobian kept by output (see the class summary).</summary>
-    public bool KeepsTrainingRows =>
-        !network.HasStructuredKernel(Training) && StrategyChoice.ProjectionFits(Training.Count * Classes, network.Parameters.Count);
+    public bool KeepsTrainingRows => StrategyChoice.KeepsJacobianByOutput(network, Training, Training.Count * Classes);
 
     public Tensor Latent(TestInputs inputs) => Covariance(inputs).diagonal(0, 1, 2);
 

@@ -13,6 +13,10 @@ internal static class StrategyChoice
     /// <summary>Whether an n × P float64 projected Jacobian fits the budget (<see cref="InferenceSettings.PredictionMemoryBudget"/> unless given).</summary>
     public static bool ProjectionFits(long n, long parameters, long budget = InferenceSettings.PredictionMemoryBudget) => n * parameters * sizeof(double) <= budget;
 
+    /// <summary>Whether the training Jacobian by output [C, N, P] is formed and kept: no structured kernel, and it fits the prediction budget.</summary>
+    public static bool KeepsJacobianByOutput(LinearizedNetwork network, PreparedInputs inputs, long rows) =>
+        !network.HasStructuredKernel(inputs) && ProjectionFits(rows, network.Parameters.Count);
+
     /// <summary>Refuses a softmax Laplace fit whose n × n matrices would exceed <see cref="InferenceSettings.LaplaceMemoryBudget"/>.</summary>
     public static void CheckLaplaceFits(long n)
     {

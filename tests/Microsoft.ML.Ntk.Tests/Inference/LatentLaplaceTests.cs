@@ -45,6 +45,11 @@ public class LatentLaplaceTests
         var problem = new RegressionProblem(network, test.Inputs, targets: null);
         Tensor shift = DenseRegression.ParameterShift(problem, mode.Weights, s2, independent);
         Tolerances.AssertClose(shift.reshape(-1), map.Shift.reshape(-1), AgreementTolerance, $"{name} Δθ̂");
+        if (independent)
+        {
+            Tensor fromRows = DenseRegression.ParameterShift(problem, mode.Weights, s2, independent, problem.Network.JacobianByOutput(problem.Inputs));
+            Tolerances.AssertClose(fromRows.reshape(-1), map.Shift.reshape(-1), AgreementTolerance, $"{name} Δθ̂ from the Jacobian by output");
+        }
         double evidence = -map.Objective - 0.5 * logDet;
         Assert.True(Math.Abs(mode.Evidence - evidence) <= AgreementTolerance * Math.Max(1, Math.Abs(evidence)),
                     $"{name} evidence {mode.Evidence:R} against {evidence:R}");
