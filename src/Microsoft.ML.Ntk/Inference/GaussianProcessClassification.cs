@@ -52,7 +52,7 @@ internal static class GaussianProcessClassification
         bool independent = StrategyChoice.IndependentSoftmaxOutputs(settings.IndependentOutputs, problem.Size, problem.Outputs);
         Tensor? rows = independent && StrategyChoice.KeepsJacobianByOutput(network, problem.Inputs, problem.Count * problem.Outputs)
             ? network.JacobianByOutput(problem.Inputs) : null;
-        Tensor kernel = rows is not null ? rows.bmm(rows.transpose(1, 2))
+        Tensor kernel = rows is not null ? FactoredLayerKernel.OwnBlocks(rows)
                       : independent ? network.KernelBlocks(problem.Inputs) : network.Kernel(problem.Inputs, problem.Inputs);
         Tensor prior = settings.Mean == PriorMean.Network ? problem.PretrainedOutputs.reshape(problem.Count, problem.Outputs) : zeros(problem.Count, problem.Outputs, dtype: ScalarType.Float64);
         Tensor onehot = SoftmaxLink.Targets(labels, problem.Outputs);

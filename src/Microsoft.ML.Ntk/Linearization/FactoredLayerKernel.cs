@@ -42,6 +42,19 @@ internal static class FactoredLayerKernel
         });
     }
 
+    /// <summary>
+    /// G_c G_cᵀ of explicit rows by output [C, N, P] as [C, N, N] in float64: the rows as the factors of one position with a
+    /// unit input gram, so that only the triangle on and below the diagonal is formed and mirrored.
+    /// </summary>
+    public static Tensor OwnBlocks(Tensor rowsByOutput)
+    {
+        using var scope = NewDisposeScope();
+        var rows = new Factors(Inputs: null, rowsByOutput.unsqueeze(2), Bias: true);
+        Tensor blocks = zeros(rows.Outputs, rows.Count, rows.Count, dtype: ScalarType.Float64, device: rowsByOutput.device);
+        AddBlocks(blocks, rows, rows);
+        return scope.MoveToOuter(blocks);
+    }
+
     /// <summary>Adds K(X1, X2) of this layer to <paramref name="kernel"/> [N1·C, N2·C] (row n·C + c), every pair of outputs.</summary>
     public static void AddFull(Tensor kernel, Factors first, Factors second)
     {

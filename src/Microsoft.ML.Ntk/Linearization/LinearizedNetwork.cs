@@ -181,8 +181,7 @@ internal sealed class LinearizedNetwork
             return scope.MoveToOuter(full.reshape(n, c, n, c).diagonal(0, 1, 3).permute(2, 0, 1).contiguous());
         }
         if (HasKnownLayers && LayerKernel.Blocks(head, x, (int)OutputCount(x), BatchSize, factoring) is { } layered) return scope.MoveToOuter(layered);
-        Tensor rows = JacobianByOutput(x);
-        return scope.MoveToOuter(rows.bmm(rows.transpose(1, 2)));
+        return scope.MoveToOuter(FactoredLayerKernel.OwnBlocks(JacobianByOutput(x)));
     }
 
     /// <summary>J(X) arranged by output, [C, N, P] in float64: block c holds the rows ∂f_c(x_n)/∂θ.</summary>

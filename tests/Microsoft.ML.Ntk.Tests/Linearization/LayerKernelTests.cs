@@ -37,6 +37,16 @@ public class LayerKernelTests
         Tolerances.AssertClose(linearized.KernelBlocks(x, factoring), expectedBlocks, Tolerances.Float64, $"{name} kernel blocks ({factoring})");
     }
 
+    /// <summary>The blocks of explicit rows by output, formed as a mirrored triangle of row chunks, against the full product.</summary>
+    [Fact]
+    public void OwnBlocksAreTheProductsOfEachOutputsRows()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(5);
+        Tensor rows = randn(3, 37, 11, dtype: ScalarType.Float64);                  // 37 inputs: eight chunks of 5, the last of 2
+        Tolerances.AssertClose(FactoredLayerKernel.OwnBlocks(rows), rows.bmm(rows.transpose(1, 2)), Tolerances.Float64, "own blocks");
+    }
+
     public static TheoryData<string> Names() => new(TestNetworks.Names);
 
     /// <summary>
