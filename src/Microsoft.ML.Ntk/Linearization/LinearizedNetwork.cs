@@ -127,7 +127,7 @@ internal sealed class LinearizedNetwork
     {
         CheckOwner(x);
         if (!HasKnownLayers) return ReverseProducts.JacobianRows(head, x);
-        var (output, rows) = PerExampleJacobian.OutputAndRows(head, x, BatchSize);
+        var (output, rows) = PerExampleJacobian.OutputAndRows(head, x, BatchSize, OutputCount(x));
         output.Dispose();
         return rows;
     }
@@ -150,7 +150,7 @@ internal sealed class LinearizedNetwork
     public (Tensor Output, Tensor Rows) OutputAndJacobian(PreparedInputs x)
     {
         CheckOwner(x);
-        return HasKnownLayers ? PerExampleJacobian.OutputAndRows(head, x, BatchSize) : (Output(x), ReverseProducts.JacobianRows(head, x));
+        return HasKnownLayers ? PerExampleJacobian.OutputAndRows(head, x, BatchSize, OutputCount(x)) : (Output(x), ReverseProducts.JacobianRows(head, x));
     }
 
     /// <summary>Whether every module of the adapted part has a layer rule (forward-mode tangents, batched per-example gradients).</summary>
@@ -188,10 +188,17 @@ internal sealed class LinearizedNetwork
     public Tensor JacobianByOutput(PreparedInputs x)
     {
         CheckOwner(x);
-        ExplicitKernel.CheckSize(x.Count * OutputCount(x), Parameters.Count);
+        long outputs = OutputCount(x);
+        ExplicitKernel.CheckSize(x.Count * outputs, Parameters.Count);
         using var scope = NewDisposeScope();
-        Tensor j = Jacobian(x).to(ScalarType.Float64);
-        return scope.MoveToOuter(j.reshape(x.Count, -1, j.shape[1]).transpose(0, 1).contiguous());
+        if (HasKnownLayers)
+        {
+            var (output, rows) = PerExampleJacobian.OutputAndRowsByOutput(head, x, BatchSize, outputs);
+            output.Dispose();
+            return scope.MoveToOuter(rows.to(ScalarType.Float64));
+        }
+        Tensor j = ReverseProducts.JacobianRows(head, x).to(ScalarType.Float64);
+        return scope.MoveToOuter(j.reshape(x.Count, outputs, j.shape[1]).transpose(0, 1).contiguous());
     }
 
     /// <summary>

@@ -56,7 +56,7 @@ public class JacobianProductsTests
     /// <summary>
     /// The explicit Jacobian (batched per-example gradients for networks of known layers, per-row backward passes
     /// otherwise) and the exact kernel diagonal against the row-by-row reference, for all parameters (lastLayers = 0) or
-    /// the last few layers.
+    /// the last few layers; and the same Jacobian arranged by output, [C, N, P].
     /// </summary>
     [Theory, MemberData(nameof(JacobianCases))]
     public void TheExplicitJacobianMatchesTheRowReference(string name, int lastLayers)
@@ -66,6 +66,7 @@ public class JacobianProductsTests
         var (_, _, x, j, n, c) = Setup(name, TangentMode.Auto, selection, out var linearized);
         Assert.Equal(name != "torchscript-mlp", linearized.HasKnownLayers);
         Tolerances.AssertClose(linearized.Jacobian(x), j, Tolerances.Float64, $"{name} explicit Jacobian");
+        Tolerances.AssertClose(linearized.JacobianByOutput(x), j.reshape(n, c, -1).transpose(0, 1), Tolerances.Float64, $"{name} Jacobian by output");
         Tolerances.AssertClose(linearized.KernelDiagonal(x), j.square().sum(1).reshape(n, c), Tolerances.Float64, $"{name} exact kernel diagonal");
     }
 
