@@ -35,7 +35,7 @@ internal sealed class CurvatureKernelOperator(Tensor blocks, Tensor root, double
     {
         long k = x.shape[1];
         Tensor u = ApplyRoot(root, x.reshape(n, c, k));                                   // [N, C, k]
-        Tensor ku = blocks.matmul(u.permute(1, 0, 2)).permute(1, 0, 2).Times(priorVariance); // block c on class c: [N, C, k]
+        Tensor ku = BlockDiagonal.Times(blocks, u.permute(1, 0, 2)).permute(1, 0, 2).Times(priorVariance); // block c on class c: [N, C, k]
         return x.Plus(ApplyRoot(root, ku).reshape(n * c, k));
     }
 

@@ -84,7 +84,7 @@ internal static class IndependentLaplace
             settings.Report(SolverPhase.Iterating, iteration, () => $"Newton iteration {iteration}: gradient norm {gradient:E2}");
         }
         bool converged = gradient <= target || ModeAccuracy.WithinRounding(gradient, priorVariance, state.Objective);
-        var f = problem.Factor(state.Latent.softmax(1));
+        var f = problem.Factor(state.Latent.softmax(1), keepBlocks: false);
         return new IndependentMode(scope.MoveToOuter(state.Weights.reshape(-1)), state.Objective, f.LogDeterminant, iteration, gradient, initial,
                                    converged, stagnated && !converged, scope.MoveToOuter(f.Lower), scope.MoveToOuter(f.RootD),
                                    scope.MoveToOuter(f.M), f.Jitter);
@@ -92,8 +92,8 @@ internal static class IndependentLaplace
 
     private sealed record State(Tensor Weights, Tensor Latent, double Objective);
 
-    /// <summary>The factors of one Newton step at probabilities p: L_c [C, N, N], D_c^½ [C, N], E_c [C, N, N], M [N, N].</summary>
-    private sealed record Factors(Tensor Lower, Tensor RootD, Tensor E, Tensor M, double LogDeterminant, double Jitter);
+    /// <summary>The factors of one Newton step at probabilities p: L_c [C, N, N], D_c^½ [C, N], E_c [C, N, N] (when kept), M [N, N].</summary>
+    private sealed record Factors(Tensor Lower, Tensor RootD, Tensor? E, Tensor M, double LogDeterminant, double Jitter);
 
     /// <summary>The mode's objective and Newton steps; <c>factor</c>: pivoted Cholesky factors G_c [C, N, r] of the blocks for the conjugate-gradient steps' preconditioner, or null.</summary>
     private sealed class Problem(Tensor blocks, Tensor m, Tensor y, double s2, NewtonStepChoice steps, Tensor? factor)
@@ -103,7 +103,7 @@ internal static class IndependentLaplace
         public Tensor M => m;
 
         /// <summary>K v for v [N, C]: column c through block c.</summary>
-        private Tensor Kernel(Tensor v) => blocks.matmul(v.t().unsqueeze(2)).squeeze(2).t();
+        private Tensor Kernel(Tensor v) => BlockDiagonal.Times(blocks, v.t()).t();
 
         public State Evaluate(Tensor a)
         {
@@ -124,22 +124,28 @@ internal static class IndependentLaplace
         /// <summary>
         /// The factors at probabilities p [N, C], one class at a time: the temporaries are N × N, not C × N × N (for
         /// 1,000 images of 10 classes, each C × N × N temporary was 80 MB of fresh pages, and forming B and E that way took
-        /// longer than the factorizations).
+        /// longer than the factorizations). Σ_c E_c is summed as the classes come; the E_c themselves are kept only with
+        /// <paramref name="keepBlocks"/> (a Newton step by factors needs them, the mode's evidence and covariance do not).
         /// </summary>
-        public Factors Factor(Tensor p)
+        public Factors Factor(Tensor p, bool keepBlocks)
         {
             Tensor rootD = p.t().sqrt();                                                   // [C, N]
-            Tensor lower = empty_like(blocks), e = empty_like(blocks);
+            Tensor scaledRoot = rootD.Times(Math.Sqrt(s2));                                // s D_c^½
+            Tensor lower = empty_like(blocks), sum = zeros(N, N, dtype: ScalarType.Float64, device: blocks.device);
+            Tensor? e = keepBlocks ? empty_like(blocks) : null;
             for (long k = 0; k < C; k++)
             {
                 using var scope = NewDisposeScope();
-                Tensor outer = rootD[k].unsqueeze(1) * rootD[k].unsqueeze(0);              // D_c^½ 1 1ᵀ D_c^½
-                Tensor b = (blocks[k] * outer).TimesInPlace(s2);
+                Tensor outer = scaledRoot[k].unsqueeze(1) * scaledRoot[k].unsqueeze(0);    // s² D_c^½ 1 1ᵀ D_c^½
+                Tensor b = blocks[k] * outer;
                 b.diagonal().AccumulateConstant(1.0);                                      // B_c = I + s² D_c^½ K_c D_c^½
-                lower[k].copy_(linalg.cholesky(b));
-                e[k].copy_(cholesky_inverse(lower[k]).mul_(outer));                        // E_c = D_c^½ B_c⁻¹ D_c^½
+                Tensor l = linalg.cholesky(b);
+                lower[k].copy_(l);
+                Tensor scaledE = cholesky_inverse(l).mul_(outer);                          // s² E_c = s² D_c^½ B_c⁻¹ D_c^½
+                sum.Accumulate(scaledE);
+                e?[k].copy_(scaledE).TimesInPlace(1 / s2);
             }
-            var coupling = DenseCholesky.Factor(e.sum(dim: 0));
+            var coupling = DenseCholesky.Factor(sum.TimesInPlace(1 / s2));
             double logDet = 2 * lower.diagonal(0, 1, 2).log().sum().item<double>() + coupling.LogDeterminant();
             return new Factors(lower, rootD, e, coupling.Lower, logDet, coupling.Jitter);
         }
@@ -176,7 +182,7 @@ internal static class IndependentLaplace
                 v = ((p * d) - p * (p * d).sum(1, keepdim: true)).Plus(y) - p;            // b = Λ (f − m) + y − p, per input: [N, C]
             }
             else v = (y - p) - weights;                                                    // b − (I + W s²K) a
-            Tensor z = ByConjugateGradients(v, p, settings) ?? ByFactors(Factor(p), v, p);
+            Tensor z = ByConjugateGradients(v, p, settings) ?? ByFactors(Factor(p, keepBlocks: true), v, p);
             return (weights is null ? z : weights.Plus(z), p);
         }
 
@@ -202,11 +208,12 @@ internal static class IndependentLaplace
         /// </summary>
         private Tensor ByFactors(Factors f, Tensor b, Tensor p)
         {
+            Tensor e = f.E!;
             Tensor Solve(Tensor r)
             {
-                Tensor c = f.E.matmul(Kernel(r).Times(s2).t().unsqueeze(2)).squeeze(2);  // E_c (s² K_c r_c): [C, N]
+                Tensor c = BlockDiagonal.Times(e, Kernel(r).Times(s2).t());                // E_c (s² K_c r_c): [C, N]
                 Tensor z = cholesky_solve(c.sum(dim: 0).unsqueeze(1), f.M);                // (M Mᵀ)⁻¹ Rᵀ c: [N, 1]
-                Tensor back = f.E.matmul(z.unsqueeze(0)).squeeze(2);                       // E_c z: [C, N]
+                Tensor back = e.matmul(z.unsqueeze(0)).squeeze(2);                         // E_c z: [C, N]
                 return (r - c.t()).Plus(back.t());
             }
             Tensor Residual(Tensor a)

@@ -58,10 +58,13 @@ internal static class InferenceSettings
 
     /// <summary>
     /// The relative residual to which conjugate gradients solve a Newton step of the softmax mode with independent outputs
-    /// (<see cref="CurvatureKernelOperator"/>): 1e-10, far below the step's own error (Newton's method converges
-    /// quadratically, and the line search and the gradient test judge every step on the true objective).
+    /// (<see cref="CurvatureKernelOperator"/>): 1e-8, far below the step's own error (Newton's method converges
+    /// quadratically, and the line search and the gradient test judge every step on the true objective). The solve is
+    /// for the step, whose right-hand side shrinks towards the mode. On 1,000 Fashion-MNIST images of ten classes 1e-8
+    /// took 922 conjugate-gradient steps in the whole fit against 1,197 at 1e-10, with the same Newton iterations, s²,
+    /// evidence (to 1e-6 nats) and covariance scale.
     /// </summary>
-    public const double NewtonConjugateGradientTolerance = 1e-10;
+    public const double NewtonConjugateGradientTolerance = 1e-8;
 
     /// <summary>
     /// The most conjugate-gradient steps of one Newton step before the step by factors is taken instead. Preconditioned

@@ -1,3 +1,4 @@
+using Microsoft.ML.Ntk.LinearAlgebra;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Ntk.Inference;
@@ -29,7 +30,7 @@ internal static class KernelRestriction
     {
         long c = weights.shape[1];
         if (independentOutputs)
-            return (transposed ? cross.transpose(1, 2) : cross).matmul(weights.t().unsqueeze(2)).squeeze(2).t();
+            return BlockDiagonal.Times(transposed ? cross.transpose(1, 2) : cross, weights.t()).t();
         return (transposed ? cross.t() : cross).matmul(weights.reshape(-1, 1)).reshape(-1, c);
     }
 }
