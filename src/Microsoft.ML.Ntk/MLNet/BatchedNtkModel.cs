@@ -29,7 +29,7 @@ internal sealed class BatchedNtkModel : ITransformer
     public IDataView Transform(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        return BatchedPredictionView.Transform(model, state, input);
+        return BatchedPredictionView.Transform(model, () => model, state, input);
     }
 
     void ICanSaveModel.Save(ModelSaveContext ctx) => model.Save(ctx);

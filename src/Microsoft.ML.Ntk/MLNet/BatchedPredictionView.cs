@@ -27,16 +27,21 @@ internal sealed class BatchedPredictionView : IDataView
         inputColumns = input.Schema.Count;
     }
 
-    /// <summary>The output of an Ntk model's transforms (<paramref name="model"/>, holding <paramref name="state"/>), batched where it can be.</summary>
-    public static IDataView Transform(ITransformer model, ReadOnlyMemory<char> state, IDataView input) => TryCreate(model, state, input) ?? model.Transform(input);
+    /// <summary>
+    /// The output of an Ntk model's transforms (<paramref name="model"/>, holding <paramref name="state"/>; <paramref name="shape"/>
+    /// gives their output schema), batched where it can be.
+    /// </summary>
+    public static IDataView Transform(ITransformer shape, Func<ITransformer> model, ReadOnlyMemory<char> state, IDataView input) =>
+        TryCreate(shape, state, input) ?? model().Transform(input);
 
     /// <summary>
-    /// The batched view of <paramref name="model"/> applied to <paramref name="input"/>, or null when the model's output schema
-    /// is not the input's columns followed by the task's output columns (the caller then uses the model's own transforms).
+    /// The batched view of the model applied to <paramref name="input"/>, or null when the model's output schema (from
+    /// <paramref name="shape"/>) is not the input's columns followed by the task's output columns (the caller then uses the
+    /// model's own transforms).
     /// </summary>
-    private static IDataView? TryCreate(ITransformer model, ReadOnlyMemory<char> state, IDataView input)
+    private static IDataView? TryCreate(ITransformer shape, ReadOnlyMemory<char> state, IDataView input)
     {
-        var schema = model.GetOutputSchema(input.Schema);
+        var schema = shape.GetOutputSchema(input.Schema);
         var predictor = PredictorCache.Get(state);
         if (!HasExpectedLayout(schema, input.Schema, OutputColumns.Names(predictor.Task))) return null;
         var ml = new MLContext();

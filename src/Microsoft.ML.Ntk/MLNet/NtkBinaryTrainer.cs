@@ -40,7 +40,8 @@ public sealed class NtkBinaryTrainer : NtkTrainer<NtkBinaryTransformer>
             var posterior = GaussianProcessClassification.Fit(network, inputs, labels, settings);
             return new FitRun.Posterior(posterior.Report, stream => PosteriorSerializer.Write(stream, posterior));
         });
-        return new NtkBinaryTransformer(PredictionChain.Binary(input, options.FeatureColumnName, state), summary, state);
+        var schema = new SchemaOnlyView(input.Schema);
+        return new NtkBinaryTransformer(held => PredictionChain.Binary(schema, options.FeatureColumnName, held), summary, state);
     }
 
     private protected override SchemaShape OutputSchema(SchemaShape inputSchema) => PredictionChain.BinarySchema(inputSchema, options.FeatureColumnName);

@@ -58,7 +58,8 @@ public sealed class NtkMulticlassTrainer : NtkTrainer<NtkMulticlassTransformer>
             var posterior = GaussianProcessClassification.Fit(network, inputs, labels, settings);
             return new FitRun.Posterior(posterior.Report, stream => PosteriorSerializer.Write(stream, posterior));
         }, outputOfKey);
-        return new NtkMulticlassTransformer(PredictionChain.Multiclass(input, options.FeatureColumnName, state, classNames), summary, state);
+        var schema = new SchemaOnlyView(input.Schema);
+        return new NtkMulticlassTransformer(held => PredictionChain.Multiclass(schema, options.FeatureColumnName, held, classNames), summary, state);
     }
 
     private protected override SchemaShape OutputSchema(SchemaShape inputSchema) => PredictionChain.MulticlassSchema(inputSchema, options.FeatureColumnName);

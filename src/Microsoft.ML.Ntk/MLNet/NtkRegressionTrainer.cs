@@ -32,7 +32,8 @@ public sealed class NtkRegressionTrainer : NtkTrainer<NtkRegressionTransformer>
             var posterior = GaussianProcessRegression.Fit(network, inputs, targets, SettingsMapping.Regression(options, solver));
             return new FitRun.Posterior(posterior.Report, stream => PosteriorSerializer.Write(stream, posterior));
         });
-        return new NtkRegressionTransformer(PredictionChain.Regression(input, options.FeatureColumnName, state), summary, state);
+        var schema = new SchemaOnlyView(input.Schema);
+        return new NtkRegressionTransformer(held => PredictionChain.Regression(schema, options.FeatureColumnName, held), summary, state);
     }
 
     private protected override SchemaShape OutputSchema(SchemaShape inputSchema) =>
