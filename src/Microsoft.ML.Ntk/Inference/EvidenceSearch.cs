@@ -11,26 +11,27 @@ internal sealed record EvidenceChoice(double PriorVariance, int Evaluations, str
 /// center, then Brent's method in the bracket it found. The center is 1 / mean k0(x, x) and the walk's step 2
 /// (<see cref="InferenceSettings.EvidenceSearchStep"/>). With at least <see cref="InferenceSettings.EvidencePilotMinimumInputs"/>
 /// inputs a pilot search first runs on a class-stratified subset of about <see cref="InferenceSettings.EvidencePilotInputs"/>
-/// of them (the kernel restricted to them, no network pass), and the search on all inputs walks from the pilot's maximum in
-/// steps of <see cref="InferenceSettings.EvidencePilotStep"/>. Each evaluation on all inputs costs Newton's method with C
-/// factorizations of N × N per step; on the pilot's subset each costs (200 / N)³ of that. The search on all inputs still
-/// decides s²: the pilot only chooses where its walk starts (for an evidence with one maximum, the same maximum to the
-/// search's tolerance), and its mode gives the first solve on all inputs its start. On 1,000 Fashion-MNIST images of ten
-/// classes the maximum lay e^7.5 above 1 / mean k0(x, x): the walk from there took six of the search's nine evaluations, and
-/// the search went from 17–19 s to 11–13 s with the pilot (1.2–2 s of it) in one probe each.
+/// of them (the kernel restricted to them, no network pass), and the search on all inputs walks from the pilot's maximum,
+/// first by <see cref="InferenceSettings.EvidencePilotStep"/>, each further step twice as long. Each evaluation on all
+/// inputs costs Newton's method with C factorizations of N × N per step; on the pilot's subset each costs (200 / N)³ of
+/// that. The search on all inputs still decides s²: the pilot only chooses where its walk starts (for an evidence with one
+/// maximum, the same maximum to the search's tolerance), and its mode gives the first solve on all inputs its start. On
+/// 1,000 Fashion-MNIST images of ten classes the maximum lay e^7.5 above 1 / mean k0(x, x): the walk from there took six of
+/// the search's nine evaluations, and the search went from 17–19 s to 11–13 s with the pilot (1.2–2 s of it) in one probe
+/// each; walking from the pilot by 0.25 instead of 1 then took the search on all inputs from six evaluations to four.
 /// </summary>
 internal static class EvidenceSearch
 {
     public static EvidenceChoice Run(SoftmaxModes modes, Tensor kernel, Tensor prior, Tensor onehot, Tensor labels, bool independentOutputs,
                                      SolverSettings searching)
     {
-        double center = Center(kernel, independentOutputs), step = InferenceSettings.EvidenceSearchStep;
+        double center = Center(kernel, independentOutputs), step = InferenceSettings.EvidenceSearchStep, growth = 1;
         if (Pilot(kernel, prior, onehot, labels, independentOutputs, center, searching) is { } pilot)
         {
-            (center, step) = (Math.Log(pilot.PriorVariance), InferenceSettings.EvidencePilotStep);
+            (center, step, growth) = (Math.Log(pilot.PriorVariance), InferenceSettings.EvidencePilotStep, InferenceSettings.EvidencePilotStepGrowth);
             modes.Seed(pilot.Weights, pilot.PriorVariance);
         }
-        var search = Maximize(u => modes.Evidence(Math.Exp(u), searching), center, step);
+        var search = Maximize(u => modes.Evidence(Math.Exp(u), searching), center, step, growth);
         double s2 = Math.Exp(search.Point), half = InferenceSettings.EvidenceSearchHalfWidth;
         string? warning = search.AtEdge
             ? $"The Laplace evidence is largest at the edge of the searched range (s² = {s2:G3}, range {Math.Exp(center - half):G3} … " +
@@ -39,9 +40,10 @@ internal static class EvidenceSearch
         return new EvidenceChoice(s2, search.Evaluations, warning);
     }
 
-    private static (double Point, double Value, int Evaluations, bool AtEdge) Maximize(Func<double, double> evidence, double center, double step) =>
+    private static (double Point, double Value, int Evaluations, bool AtEdge) Maximize(Func<double, double> evidence, double center, double step,
+                                                                                       double growth = 1) =>
         ScalarSearch.Maximize(evidence, center, InferenceSettings.EvidenceSearchHalfWidth, step, InferenceSettings.EvidenceSearchTolerance,
-                              InferenceSettings.EvidenceSearchValueTolerance);
+                              InferenceSettings.EvidenceSearchValueTolerance, growth);
 
     /// <summary>log(1 / mean k0(x, x)).</summary>
     private static double Center(Tensor kernel, bool independentOutputs)

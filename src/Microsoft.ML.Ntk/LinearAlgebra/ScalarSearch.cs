@@ -1,20 +1,22 @@
 namespace Microsoft.ML.Ntk.LinearAlgebra;
 
 /// <summary>
-/// Maximizes a function of one variable without derivatives: steps of a fixed size from the center, uphill, until the
-/// value falls again or the range [center − halfWidth, center + halfWidth] ends (a bracket, for functions with one
-/// maximum such as the evidence in log s²), then Brent's method (parabolic steps through the three best points,
-/// golden-section steps when a parabola is not trusted) inside the bracket, started from the bracket's three points, until
-/// the bracket is narrower than the tolerance or the parabola through the three best points, concave, promises less than
-/// a value tolerance above the best value found. Says whether the best point lies at an end of the range
-/// (the maximum may then be beyond it).
+/// Maximizes a function of one variable without derivatives: steps from the center, uphill, each <c>growth</c> times the
+/// one before (1: all of the same size), until the value falls again or the range [center − halfWidth, center + halfWidth]
+/// ends (a bracket, for functions with one maximum such as the evidence in log s²), then Brent's method (parabolic steps
+/// through the three best points, golden-section steps when a parabola is not trusted) inside the bracket, started from
+/// the bracket's three points, until the bracket is narrower than the tolerance or, after at least one point inside the
+/// bracket, the parabola through the three best points, concave, promises less than a value tolerance above the best
+/// value found. Says whether the best point lies at
+/// an end of the range (the maximum may then be beyond it).
 /// </summary>
 internal static class ScalarSearch
 {
     public static (double Point, double Value, int Evaluations, bool AtEdge) Maximize(Func<double, double> function, double center,
                                                                       double halfWidth = 8, double step = 2, double tolerance = LinearAlgebraSettings.ScalarSearchTolerance,
-                                                                      double valueTolerance = 0)
+                                                                      double valueTolerance = 0, double growth = 1)
     {
+        if (!(growth >= 1)) throw new ArgumentOutOfRangeException(nameof(growth), growth, "The steps of the walk uphill may only grow.");
         int evaluations = 0;
         var seen = new Dictionary<double, double>();
         double Evaluate(double u)
@@ -25,28 +27,38 @@ internal static class ScalarSearch
             seen[u] = v;
             return v;
         }
-        var (low, best, high, atEdge) = Bracket(Evaluate, center, halfWidth, step);
+        var (low, best, high, atEdge) = Bracket(Evaluate, center, halfWidth, step, growth);
         var ends = (Low: (low, seen.GetValueOrDefault(low, double.NaN)), High: (high, seen.GetValueOrDefault(high, double.NaN)));
         var (point, value) = Brent(Evaluate, ends.Low, ends.High, best.U, best.V, tolerance, valueTolerance);
         return (point, value, evaluations, atEdge && Math.Abs(point - best.U) <= step / 2);
     }
 
-    /// <summary>Walks uphill from the center by <paramref name="step"/>: (low end, best point, high end, best at the range's end).</summary>
+    /// <summary>
+    /// Walks uphill from the center, the first step <paramref name="step"/> and each further one <paramref name="growth"/> times
+    /// the one before, the last cut at the range's end: (low end, best point, high end, best at the range's end).
+    /// </summary>
     private static (double Low, (double U, double V) Best, double High, bool AtEdge) Bracket(Func<double, double> f, double center,
-                                                                                            double halfWidth, double step)
+                                                                                            double halfWidth, double step, double growth)
     {
         var middle = (U: center, V: f(center));
         var above = (U: center + step, V: f(center + step));
         double direction = above.V > middle.V ? 1 : -1;
-        var (best, next) = direction > 0 ? (above, (U: center + 2 * step, V: double.NaN)) : (middle, (U: center - step, V: double.NaN));
-        double behind = direction > 0 ? center : center + step;
-        while (Math.Abs(next.U - center) <= halfWidth + 1e-12)
+        var best = direction > 0 ? above : middle;
+        double behind = direction > 0 ? center : center + step, stride = direction > 0 ? step * growth : step;
+        double edge = center + direction * halfWidth;
+        while (direction * (edge - best.U) > 1e-12)
         {
-            next.V = f(next.U);
+            double u = best.U + direction * stride;
+            if (direction * (u - edge) > 1e-12)
+            {
+                if (growth == 1) break;                    // steps of one size stop where the next would leave the range
+                u = edge;
+            }
+            var next = (U: u, V: f(u));
             if (next.V <= best.V) return (Math.Min(behind, next.U), best, Math.Max(behind, next.U), false);
             behind = best.U;
             best = next;
-            next = (best.U + direction * step, double.NaN);
+            stride *= growth;
         }
         return (Math.Min(behind, best.U), best, Math.Max(behind, best.U), true);
     }
@@ -71,7 +83,10 @@ internal static class ScalarSearch
         {
             double middle = 0.5 * (a + b);
             if (Math.Abs(x - middle) <= 2 * tol - 0.5 * (b - a)) break;
-            if (valueTolerance > 0 && ParabolaGain(x, fx, w, fw, v, fv) < valueTolerance) break;
+            // The value tolerance is trusted only after a point inside the bracket: the parabola through the bracket's own
+            // points, the most widely spaced, promised too little on skewed tops (0.046 nats short on 1,000 Fashion-MNIST
+            // images from a pilot's bracket 0.5 wide; 0.011 on ScalarSearchTests' function after steps that grew).
+            if (i > 0 && valueTolerance > 0 && ParabolaGain(x, fx, w, fw, v, fv) < valueTolerance) break;
             bool parabolic = false;
             if (Math.Abs(e) > tol)
             {
