@@ -83,7 +83,7 @@ internal static class GaussianProcessClassification
                                    HyperparameterIterations: evaluations, HyperparametersConverged: true, SolverIterations: final.NewtonIterations,
                                    SolverResidual: final.GradientNorm, SolverConverged: converged, Jitter: final.Jitter, Elapsed: clock.Elapsed, Warnings: warnings, CovarianceScale: scale.Scale,
                                    IndependentOutputs: independent);
-        var variance = final.Variance(network, problem.InputsForPredictions(), priorVariance);
+        var variance = final.Variance(network, problem.InputsForPredictions(), priorVariance, rows);
         if (scale.Scale != 1) variance = new ScaledVariance(variance, scale.Scale);
         scope.MoveToOuter(final.Tensors);
         return new ClassificationPosterior(network, settings.Mean, priorVariance, scope.MoveToOuter(shift), variance, settings, report);

@@ -20,6 +20,14 @@ internal interface IPosteriorVariance
 
     /// <summary>Writes what rebuilds this variance (its kind byte is written before it).</summary>
     void Write(BinaryWriter writer);
+
+    /// <summary>
+    /// Takes over what <paramref name="fitted"/>, the posterior of the fit this one was decoded from, already prepared for
+    /// predictions, where this form can use it; by default nothing.
+    /// </summary>
+    void AdoptPrepared(IPosteriorVariance fitted)
+    {
+    }
 }
 
 /// <summary>

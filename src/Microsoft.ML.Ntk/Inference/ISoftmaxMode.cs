@@ -29,6 +29,10 @@ internal interface ISoftmaxMode
     /// </summary>
     Tensor Covariance(Tensor cross, Tensor own, double priorVariance);
 
-    /// <summary>The latent predictive variance at this mode for the training inputs and s².</summary>
-    IPosteriorVariance Variance(LinearizedNetwork network, PreparedInputs training, double priorVariance);
+    /// <summary>
+    /// The latent predictive variance at this mode for the training inputs and s². <paramref name="trainingRows"/>: the
+    /// training Jacobian by output [C, N, P] the fit formed for its kernel, or null; a form whose predictions use that
+    /// Jacobian keeps it (detached from the fit's dispose scope) instead of forming it again.
+    /// </summary>
+    IPosteriorVariance Variance(LinearizedNetwork network, PreparedInputs training, double priorVariance, Tensor? trainingRows = null);
 }

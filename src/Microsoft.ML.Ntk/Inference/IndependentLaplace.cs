@@ -15,8 +15,8 @@ internal sealed record IndependentMode(Tensor Weights, double Objective, double 
 {
     public double Evidence => -Objective - 0.5 * LogDeterminant;
 
-    public IPosteriorVariance Variance(LinearizedNetwork network, PreparedInputs training, double priorVariance) =>
-        new IndependentLaplaceVariance(network, training, Lower, RootD, Coupling, priorVariance);
+    public IPosteriorVariance Variance(LinearizedNetwork network, PreparedInputs training, double priorVariance, Tensor? trainingRows = null) =>
+        new IndependentLaplaceVariance(network, training, Lower, RootD, Coupling, priorVariance, trainingRows);
 
     public Tensor Covariance(Tensor cross, Tensor own, double priorVariance) =>
         IndependentLaplaceVariance.FromCrossKernel(Lower, RootD, Coupling, cross, own, priorVariance);

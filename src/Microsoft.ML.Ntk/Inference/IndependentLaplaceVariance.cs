@@ -9,8 +9,10 @@ namespace Microsoft.ML.Ntk.Inference;
 /// k_c = k0_c(X, x*) [N], B_c = I + s² D_c^½ K0_c D_c^½ = L_c L_cᵀ, E_c = D_c^½ B_c⁻¹ D_c^½ and M Mᵀ = Σ_c E_c:
 /// (s² K0 + Λ⁻¹)⁻¹ = E − E R (M Mᵀ)⁻¹ Rᵀ E, so with u_c = L_c⁻¹ D_c^½ k_c and z_c = M⁻¹ E_c k_c
 /// Σ*_cc' = δ_cc' (s² k0_c(x*, x*) − s⁴ |u_c|²) + s⁴ z_cᵀ z_c'.
-/// The training Jacobian arranged by output ([C, N, P], float64) is built once, at the first prediction, while it fits
-/// <see cref="InferenceSettings.PredictionMemoryBudget"/>; then k_c costs one explicit Jacobian of x* and one product.
+/// The training Jacobian arranged by output ([C, N, P], float64) is kept while it fits
+/// <see cref="InferenceSettings.PredictionMemoryBudget"/>: the fit's own, which formed it for the kernel (a model decoded
+/// from that fit's state takes it over, <see cref="AdoptPrepared"/>), else built once at the first prediction; then k_c
+/// costs one explicit Jacobian of x* and one product.
 /// Otherwise (and for heads with a structured kernel) the cross kernel is computed per prediction, for networks of known
 /// layers from the training inputs' layer parts kept under the same budget (no pass over X) when they fit.
 /// </summary>
@@ -27,8 +29,12 @@ internal sealed class IndependentLaplaceVariance : IPosteriorVariance
     /// <param name="rootD">D_c^½ = sqrt(p̂_c(x_n)), [C, N].</param>
     /// <param name="coupling">M, [N, N] lower triangular.</param>
     /// <param name="priorVariance">s².</param>
+    /// <param name="trainingRows">
+    /// The training Jacobian by output [C, N, P] the fit already formed, or null: kept (detached from the fit's dispose
+    /// scope) when predictions use it, instead of being formed again at the first prediction.
+    /// </param>
     public IndependentLaplaceVariance(LinearizedNetwork network, PreparedInputs training, Tensor lower, Tensor rootD, Tensor coupling,
-                                      double priorVariance)
+                                      double priorVariance, Tensor? trainingRows = null)
     {
         this.network = network;
         Training = training;
@@ -36,7 +42,12 @@ internal sealed class IndependentLaplaceVariance : IPosteriorVariance
         RootD = rootD;
         Coupling = coupling;
         this.priorVariance = priorVariance;
-        trainingRows = new Lazy<Tensor?>(ArrangeTrainingRows, LazyThreadSafetyMode.ExecutionAndPublication);
+        if (trainingRows is not null && KeepsTrainingRows && Matches(trainingRows))
+        {
+            trainingRows.DetachFromDisposeScope();
+            this.trainingRows = new Lazy<Tensor?>(trainingRows);
+        }
+        else this.trainingRows = new Lazy<Tensor?>(ArrangeTrainingRows, LazyThreadSafetyMode.ExecutionAndPublication);
         kernelParts = new Lazy<LayerKernel.Parts?>(
             () => KeepsTrainingRows ? null : network.KeepKernelParts(Training, blocksOnly: true, InferenceSettings.PredictionMemoryBudget),
             LazyThreadSafetyMode.ExecutionAndPublication);
@@ -120,6 +131,32 @@ internal sealed class IndependentLaplaceVariance : IPosteriorVariance
         return (byClass.permute(2, 1, 0), diagonal);
     }
 
-    /// <summary>The training Jacobian by output, kept for the posterior's lifetime (<see cref="PredictionState"/>), or null.</summary>
-    private Tensor? ArrangeTrainingRows() => PredictionState.Keep(KeepsTrainingRows, () => network.JacobianByOutput(Training));
+    /// <summary>
+    /// The training Jacobian by output, kept for the posterior's lifetime (<see cref="PredictionState"/>), or null: the one a
+    /// fitted posterior handed over (<see cref="AdoptPrepared"/>), else formed here.
+    /// </summary>
+    private Tensor? ArrangeTrainingRows() => adopted ?? PredictionState.Keep(KeepsTrainingRows, () => network.JacobianByOutput(Training));
+
+    /// <summary>The training Jacobian by output predictions use (formed or taken over at the first call), or null.</summary>
+    internal Tensor? TrainingRowsByOutput => trainingRows.Value;
+
+    private Tensor? adopted;
+
+    /// <summary>
+    /// Takes over the training Jacobian by output that <paramref name="fitted"/> (the posterior of the fit this one was
+    /// decoded from) holds, if it holds one of this posterior's shape and this one has not formed its own: the first
+    /// prediction after a fit then skips forming it again (C backward passes over the training inputs). Only that tensor
+    /// is taken; it is the same Jacobian, of the same network at the same inputs.
+    /// </summary>
+    public void AdoptPrepared(IPosteriorVariance fitted)
+    {
+        if (fitted is IndependentLaplaceVariance { trainingRows.IsValueCreated: true } other && other.trainingRows.Value is { } rows &&
+            !trainingRows.IsValueCreated && KeepsTrainingRows && Matches(rows))
+            adopted = rows;
+    }
+
+    /// <summary>Whether a Jacobian by output has this posterior's shape: [C, N, P].</summary>
+    private bool Matches(Tensor rows) =>
+        rows.dim() == 3 && rows.shape[0] == Classes && rows.shape[1] == Training.Count && rows.shape[2] == network.Parameters.Count &&
+        rows.dtype == ScalarType.Float64;
 }

@@ -25,7 +25,7 @@ internal sealed record LaplaceMode(Tensor Weights, Tensor Probabilities, double 
 
     private KernelInverseRoot? root;
 
-    public IPosteriorVariance Variance(LinearizedNetwork network, PreparedInputs training, double priorVariance) =>
+    public IPosteriorVariance Variance(LinearizedNetwork network, PreparedInputs training, double priorVariance, Tensor? trainingRows = null) =>
         new KernelSpaceVariance(network, training, root ??= Root(), priorVariance);
 
     public Tensor Covariance(Tensor cross, Tensor own, double priorVariance) =>

@@ -26,6 +26,11 @@ internal sealed class ScaledVariance : IPosteriorVariance
 
     public long Bytes => Inner.Bytes;
 
+    public void AdoptPrepared(IPosteriorVariance fitted)
+    {
+        if (fitted is ScaledVariance scaled) Inner.AdoptPrepared(scaled.Inner);
+    }
+
     public const byte Kind = 4;
 
     public byte SavedKind => Kind;

@@ -55,8 +55,11 @@ internal sealed class FitRun : IDisposable
 
     private void Warn(string message) => channel?.Warning(MessageSensitivity.None, message);
 
-    /// <summary>What a trainer's inference step gives back: the fit's report and how to write its posterior.</summary>
-    public sealed record Posterior(FitReport Report, Action<Stream> Write);
+    /// <summary>
+    /// What a trainer's inference step gives back: the fit's report, how to write its posterior, and the posterior's variance,
+    /// whose prepared prediction state the model decoded from the fit's state takes over (<see cref="PredictorCache.Seed"/>).
+    /// </summary>
+    public sealed record Posterior(FitReport Report, Action<Stream> Write, IPosteriorVariance? Variance = null);
 
     /// <summary>
     /// Linearizes a float64 copy of the network at the training inputs, checks its output count, runs the trainer's
@@ -78,7 +81,9 @@ internal sealed class FitRun : IDisposable
         var contents = new NtkModelState.Contents(task, options.Network!, options.AdaptedParameters, options.TangentMode, options.BatchSize, layout, classNames,
                                                   device, options.FeatureColumnName, outputOfKey ?? Enumerable.Range(0, classNames.Length).ToArray());
         var summary = Finish(posterior.Report, data.Count, network.Parameters.Count);
-        return (summary, NtkModelState.Encode(contents, posterior.Write, summary));
+        string state = NtkModelState.Encode(contents, posterior.Write, summary);
+        if (posterior.Variance is { } fitted) PredictorCache.Seed(state, fitted);
+        return (summary, state);
     }
 
     /// <summary>The number of network outputs, from one forward pass on the first input (errors name the input shape).</summary>

@@ -38,7 +38,7 @@ public sealed class NtkBinaryTrainer : NtkTrainer<NtkBinaryTransformer>
             Tensor labels = tensor(data.Classes, dtype: ScalarType.Int64).to(network.Parameters.Device);
             var settings = SettingsMapping.Classification(options, solver);
             var posterior = GaussianProcessClassification.Fit(network, inputs, labels, settings);
-            return new FitRun.Posterior(posterior.Report, stream => PosteriorSerializer.Write(stream, posterior));
+            return new FitRun.Posterior(posterior.Report, stream => PosteriorSerializer.Write(stream, posterior), posterior.Variance);
         });
         var schema = new SchemaOnlyView(input.Schema);
         return new NtkBinaryTransformer(held => PredictionChain.Binary(schema, options.FeatureColumnName, held), summary, state);

@@ -56,7 +56,7 @@ public sealed class NtkMulticlassTrainer : NtkTrainer<NtkMulticlassTransformer>
             Tensor labels = tensor(data.Classes.Select(k => (long)outputOfKey[k]).ToArray(), dtype: ScalarType.Int64).to(network.Parameters.Device);
             var settings = SettingsMapping.Classification(options, solver);
             var posterior = GaussianProcessClassification.Fit(network, inputs, labels, settings);
-            return new FitRun.Posterior(posterior.Report, stream => PosteriorSerializer.Write(stream, posterior));
+            return new FitRun.Posterior(posterior.Report, stream => PosteriorSerializer.Write(stream, posterior), posterior.Variance);
         }, outputOfKey);
         var schema = new SchemaOnlyView(input.Schema);
         return new NtkMulticlassTransformer(held => PredictionChain.Multiclass(schema, options.FeatureColumnName, held, classNames), summary, state);

@@ -36,6 +36,15 @@ internal sealed class NtkPredictor
         this.task = task;
     }
 
+    /// <summary>
+    /// Takes over what the posterior of the fit this predictor was decoded from already prepared for predictions
+    /// (<see cref="IPosteriorVariance.AdoptPrepared"/>); called before the predictor is handed out.
+    /// </summary>
+    public void AdoptPrepared(IPosteriorVariance fitted) => Variance.AdoptPrepared(fitted);
+
+    /// <summary>The posterior's latent variance.</summary>
+    internal IPosteriorVariance Variance => regression?.Variance ?? classification!.Variance;
+
     /// <summary>The name of the feature column the model was trained on.</summary>
     public string FeatureColumn => featureColumn;
 

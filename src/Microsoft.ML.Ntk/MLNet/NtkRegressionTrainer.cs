@@ -30,7 +30,7 @@ public sealed class NtkRegressionTrainer : NtkTrainer<NtkRegressionTransformer>
                 throw new ArgumentException($"The network has {outputs} outputs; regression on the single label '{options.LabelColumnName}' needs one.");
             Tensor targets = tensor(data.Targets, dtype: ScalarType.Float32).to(ScalarType.Float64).reshape(data.Count, 1).to(network.Parameters.Device);
             var posterior = GaussianProcessRegression.Fit(network, inputs, targets, SettingsMapping.Regression(options, solver));
-            return new FitRun.Posterior(posterior.Report, stream => PosteriorSerializer.Write(stream, posterior));
+            return new FitRun.Posterior(posterior.Report, stream => PosteriorSerializer.Write(stream, posterior), posterior.Variance);
         });
         var schema = new SchemaOnlyView(input.Schema);
         return new NtkRegressionTransformer(held => PredictionChain.Regression(schema, options.FeatureColumnName, held), summary, state);

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Microsoft.ML.Ntk.Inference;
 
 namespace Microsoft.ML.Ntk.MLNet;
 
@@ -11,6 +12,25 @@ namespace Microsoft.ML.Ntk.MLNet;
 internal static class PredictorCache
 {
     private static readonly ConditionalWeakTable<object, ConcurrentDictionary<(int Start, int Length), Lazy<NtkPredictor>>> Decoded = new();
+
+    /// <summary>
+    /// Registers the state a fit has just encoded, so that its first use decodes it as a loaded model would and then takes
+    /// over what the fit's posterior (<paramref name="fitted"/>) already prepared for predictions, such as the training
+    /// Jacobian by output (<see cref="NtkPredictor.AdoptPrepared"/>): the first prediction after a fit does not form it again.
+    /// Predictions are those of the decoded model. The fit's posterior is held until then (or while the state lives, if it is
+    /// never used), and only its prepared tensors after.
+    /// </summary>
+    public static void Seed(string state, IPosteriorVariance fitted)
+    {
+        IPosteriorVariance? held = fitted;
+        Decoded.GetValue(state, _ => new()).TryAdd((0, state.Length), new Lazy<NtkPredictor>(() =>
+        {
+            var predictor = NtkModelState.Decode(state);
+            if (held is not null) predictor.AdoptPrepared(held);
+            held = null;
+            return predictor;
+        }));
+    }
 
     public static NtkPredictor Get(ReadOnlyMemory<char> state)
     {

@@ -56,6 +56,35 @@ public class PosteriorSerializerTests
         Assert.Equal(posterior.Predict(queries).Probabilities.data<double>().ToArray(), loaded.Predict(queries).Probabilities.data<double>().ToArray());
     }
 
+    /// <summary>
+    /// The fit keeps the training Jacobian by output it formed for its kernel, and a posterior read from the fit's stream takes
+    /// that very tensor over instead of forming it again: predictions bit for bit those of a posterior read without it (which
+    /// forms its own), so the fit's Jacobian is the one a loaded model computes.
+    /// </summary>
+    [Fact]
+    public void APosteriorReadFromAFitTakesOverItsTrainingJacobianWithTheSamePredictions()
+    {
+        var test = TestNetworks.Create("cnn-batchnorm");
+        manual_seed(83);
+        var posterior = GaussianProcessClassification.Fit(new LinearizedNetwork(test.Network, ParameterSelection.All), test.Inputs,
+            tensor(new long[] { 1, 0, 2 }), new ClassificationSettings(PriorVariance: 1.5, IndependentOutputs: true, CovarianceScale: 0.1));
+        var stream = new MemoryStream();
+        PosteriorSerializer.Write(stream, posterior);
+        ClassificationPosterior Read() => PosteriorSerializer.ReadClassification(new MemoryStream(stream.ToArray()), new LinearizedNetwork(test.Network, ParameterSelection.All));
+        var adopting = Read();
+        var own = Read();
+        adopting.Variance.AdoptPrepared(posterior.Variance);
+
+        static IndependentLaplaceVariance Inner(ClassificationPosterior p) => (IndependentLaplaceVariance)((ScaledVariance)p.Variance).Inner;
+        Tensor fitted = Inner(posterior).TrainingRowsByOutput!;
+        Assert.Same(fitted, Inner(adopting).TrainingRowsByOutput);
+        Assert.NotSame(fitted, Inner(own).TrainingRowsByOutput);
+        Tensor queries = randn_like(test.Inputs);
+        double[] expected = own.Predict(queries).LatentVariance.data<double>().ToArray();
+        Assert.Equal(expected, adopting.Predict(queries).LatentVariance.data<double>().ToArray());
+        Assert.Equal(expected, posterior.Predict(queries).LatentVariance.data<double>().ToArray());
+    }
+
     [Fact]
     public void DamagedForeignOrNewerStreamsAreRefusedClearly()
     {

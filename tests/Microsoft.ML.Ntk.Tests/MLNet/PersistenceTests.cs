@@ -1,4 +1,6 @@
 using Microsoft.ML.Data;
+using Microsoft.ML.Ntk.Inference;
+using Microsoft.ML.Ntk.MLNet;
 
 namespace Microsoft.ML.Ntk.Tests.MLNet;
 
@@ -124,6 +126,48 @@ public class PersistenceTests
         for (int t = 0; t < 4; t++)
             for (int i = 0; i < inputs.Length; i++)
                 Assert.Equal(sequential[(i + 7 * t) % inputs.Length].Select(BitConverter.SingleToInt32Bits), parallel[t][i].Select(BitConverter.SingleToInt32Bits));
+    }
+
+    /// <summary>
+    /// With independent outputs a fitted CNN model's first prediction takes over the training Jacobian by output its fit
+    /// formed for the kernel (<c>PredictorCache.Seed</c>; that the very tensor is taken over is
+    /// PosteriorSerializerTests' to show) and predicts bit for bit what the saved and loaded model, which forms its own, predicts.
+    /// </summary>
+    [Fact]
+    public void AFittedModelPredictsWithItsFitsTrainingJacobianAsTheLoadedModelDoes()
+    {
+        using var folder = new TemporaryFolder();
+        var architecture = NetworkArchitecture.SmallCnn(3, 8, 8, 3);
+        TorchSharp.torch.manual_seed(5);
+        string weights = Path.Combine(folder.Path, "cnn.bin");
+        architecture.CreateModule().save(weights);
+        var random = new Random(6);
+        ImageRow[] Rows(int n) => Enumerable.Range(0, n).Select(i => new ImageRow
+        {
+            Features = Enumerable.Range(0, 3 * 8 * 8).Select(_ => (float)random.NextDouble()).ToArray(), Class = "c" + (i % 3),
+        }).ToArray();
+        var ml = new MLContext(seed: 1);
+        var train = ml.Data.LoadFromEnumerable(Rows(24));
+        var model = ml.Transforms.Conversion.MapValueToKey("Label", nameof(ImageRow.Class))
+            .Append(ml.MulticlassClassification.Trainers.Ntk(new NtkMulticlassTrainer.Options
+            {
+                Network = PretrainedNetwork.FromArchitecture(architecture, weights), PriorVariance = 0.1, IndependentOutputs = true,
+            })).Fit(train);
+        string path = Path.Combine(folder.Path, "cnn-model.zip");
+        ml.Model.Save(model, train.Schema, path);
+        var test = ml.Data.LoadFromEnumerable(Rows(10));
+
+        ImageScores[] Score(ITransformer m) => ml.Data.CreateEnumerable<ImageScores>(m.Transform(test), reuseRowObject: false).ToArray();
+        var fitted = Score(model);
+        var loaded = Score(ml.Model.Load(path, out _));
+        var predictor = PredictorCache.Get(model.LastTransformer.State.AsMemory());
+        var variance = (IndependentLaplaceVariance)(predictor.Variance is ScaledVariance scaled ? scaled.Inner : predictor.Variance);
+        Assert.NotNull(variance.TrainingRowsByOutput);
+        for (int i = 0; i < fitted.Length; i++)
+        {
+            Assert.Equal(loaded[i].Score.Select(BitConverter.SingleToInt32Bits), fitted[i].Score.Select(BitConverter.SingleToInt32Bits));
+            Assert.Equal(loaded[i].Variance.Select(BitConverter.SingleToInt32Bits), fitted[i].Variance.Select(BitConverter.SingleToInt32Bits));
+        }
     }
 
     [Fact]
