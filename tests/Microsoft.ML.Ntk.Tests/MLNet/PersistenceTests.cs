@@ -93,25 +93,9 @@ public class PersistenceTests
     public void ThreadsPredictAtOnceThroughACnnWithSequentialResults()
     {
         using var folder = new TemporaryFolder();
-        var architecture = NetworkArchitecture.SmallCnn(3, 8, 8, 3);
-        TorchSharp.torch.manual_seed(3);
-        string weights = Path.Combine(folder.Path, "cnn.bin");
-        architecture.CreateModule().save(weights);
-        var random = new Random(4);
-        ImageRow[] Rows(int n) => Enumerable.Range(0, n).Select(i => new ImageRow
-        {
-            Features = Enumerable.Range(0, 3 * 8 * 8).Select(_ => (float)random.NextDouble()).ToArray(), Class = "c" + (i % 3),
-        }).ToArray();
         var ml = new MLContext(seed: 1);
-        var train = ml.Data.LoadFromEnumerable(Rows(24));
-        var model = ml.Transforms.Conversion.MapValueToKey("Label", nameof(ImageRow.Class))
-            .Append(ml.MulticlassClassification.Trainers.Ntk(new NtkMulticlassTrainer.Options
-            {
-                Network = PretrainedNetwork.FromArchitecture(architecture, weights), PriorVariance = 0.1,
-            })).Fit(train);
-        string path = Path.Combine(folder.Path, "cnn-model.zip");
-        ml.Model.Save(model, train.Schema, path);
-        var inputs = Rows(40);
+        var (_, path, rows) = FitSavedCnn(ml, folder, seed: 3, independentOutputs: null);
+        var inputs = rows(40);
 
         var concurrent = ml.Model.Load(path, out _);
         var parallel = new float[4][][];
@@ -137,25 +121,9 @@ public class PersistenceTests
     public void AFittedModelPredictsWithItsFitsTrainingJacobianAsTheLoadedModelDoes()
     {
         using var folder = new TemporaryFolder();
-        var architecture = NetworkArchitecture.SmallCnn(3, 8, 8, 3);
-        TorchSharp.torch.manual_seed(5);
-        string weights = Path.Combine(folder.Path, "cnn.bin");
-        architecture.CreateModule().save(weights);
-        var random = new Random(6);
-        ImageRow[] Rows(int n) => Enumerable.Range(0, n).Select(i => new ImageRow
-        {
-            Features = Enumerable.Range(0, 3 * 8 * 8).Select(_ => (float)random.NextDouble()).ToArray(), Class = "c" + (i % 3),
-        }).ToArray();
         var ml = new MLContext(seed: 1);
-        var train = ml.Data.LoadFromEnumerable(Rows(24));
-        var model = ml.Transforms.Conversion.MapValueToKey("Label", nameof(ImageRow.Class))
-            .Append(ml.MulticlassClassification.Trainers.Ntk(new NtkMulticlassTrainer.Options
-            {
-                Network = PretrainedNetwork.FromArchitecture(architecture, weights), PriorVariance = 0.1, IndependentOutputs = true,
-            })).Fit(train);
-        string path = Path.Combine(folder.Path, "cnn-model.zip");
-        ml.Model.Save(model, train.Schema, path);
-        var test = ml.Data.LoadFromEnumerable(Rows(10));
+        var (model, path, rows) = FitSavedCnn(ml, folder, seed: 5, independentOutputs: true);
+        var test = ml.Data.LoadFromEnumerable(rows(10));
 
         ImageScores[] Score(ITransformer m) => ml.Data.CreateEnumerable<ImageScores>(m.Transform(test), reuseRowObject: false).ToArray();
         var fitted = Score(model);
@@ -168,6 +136,33 @@ public class PersistenceTests
             Assert.Equal(loaded[i].Score.Select(BitConverter.SingleToInt32Bits), fitted[i].Score.Select(BitConverter.SingleToInt32Bits));
             Assert.Equal(loaded[i].Variance.Select(BitConverter.SingleToInt32Bits), fitted[i].Variance.Select(BitConverter.SingleToInt32Bits));
         }
+    }
+
+    /// <summary>
+    /// A SmallCnn (3×8×8 inputs, 3 classes) with seeded random weights, fitted by the multiclass trainer (s² = 0.1) on 24 random
+    /// images and saved: the model, the saved file and a generator of further random rows (seeded by <paramref name="seed"/> + 1).
+    /// </summary>
+    private static (TransformerChain<NtkMulticlassTransformer> Model, string Path, Func<int, ImageRow[]> Rows) FitSavedCnn(
+        MLContext ml, TemporaryFolder folder, int seed, bool? independentOutputs)
+    {
+        var architecture = NetworkArchitecture.SmallCnn(3, 8, 8, 3);
+        TorchSharp.torch.manual_seed(seed);
+        string weights = Path.Combine(folder.Path, "cnn.bin");
+        architecture.CreateModule().save(weights);
+        var random = new Random(seed + 1);
+        ImageRow[] Rows(int n) => Enumerable.Range(0, n).Select(i => new ImageRow
+        {
+            Features = Enumerable.Range(0, 3 * 8 * 8).Select(_ => (float)random.NextDouble()).ToArray(), Class = "c" + (i % 3),
+        }).ToArray();
+        var train = ml.Data.LoadFromEnumerable(Rows(24));
+        var model = ml.Transforms.Conversion.MapValueToKey("Label", nameof(ImageRow.Class))
+            .Append(ml.MulticlassClassification.Trainers.Ntk(new NtkMulticlassTrainer.Options
+            {
+                Network = PretrainedNetwork.FromArchitecture(architecture, weights), PriorVariance = 0.1, IndependentOutputs = independentOutputs,
+            })).Fit(train);
+        string path = Path.Combine(folder.Path, "cnn-model.zip");
+        ml.Model.Save(model, train.Schema, path);
+        return (model, path, Rows);
     }
 
     [Fact]
