@@ -2,6 +2,7 @@ using Microsoft.ML.Ntk.Inference;
 using Microsoft.ML.Ntk.LinearAlgebra;
 using Microsoft.ML.Ntk.Linearization;
 using Microsoft.ML.Ntk.Tests.Linearization;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Ntk.Tests.Inference;
@@ -81,6 +82,30 @@ public class CovarianceScaleSelectionTests
         Assert.Equal(choice.Tried.MinBy(t => t.HeldOutNll).Scale, choice.Scale);
         // Labels a linear function of the features separates perfectly: the held-out NLL falls as the variance shrinks.
         Assert.True(choice.Scale < 1, $"τ = {choice.Scale}");
+    }
+
+    /// <summary>
+    /// Each fold frees its restricted kernel, mode and cross kernel before the next: the tensors alive at each fold's first
+    /// Newton iteration grow only by what the folds before it returned (a held-out mean, covariance and labels each).
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void EachFoldFreesItsTensorsBeforeTheNext(bool independent)
+    {
+        var (kernel, prior, onehot, labels) = SeparableProblem(independent);
+        var firsts = new List<long>();
+        int last = int.MaxValue;
+        var solver = new SolverSettings(Progress: (_, step, _) =>
+        {
+            if (step <= last) firsts.Add(DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+            last = step;
+        });
+        var settings = new ClassificationSettings(IndependentOutputs: independent, CovarianceScale: null);
+        CovarianceScaleSelection.Choose(kernel, prior, onehot, labels, independent, 2.0, mode: null, solver, settings);
+        Assert.Equal(InferenceSettings.CovarianceScaleFolds, firsts.Count);
+        long growth = firsts[^1] - firsts[0];
+        Assert.True(growth <= 3 * (firsts.Count - 1), $"{growth} more live tensors at the last fold's first Newton iteration than at the first's");
     }
 
     [Fact]
