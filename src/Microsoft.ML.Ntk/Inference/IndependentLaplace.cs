@@ -156,8 +156,8 @@ internal static class IndependentLaplace
         /// <summary>One Newton step with a backtracking line search on Ψ; null when no step decreases it.</summary>
         public State? Step(State state, SolverSettings settings)
         {
-            var (next, p) = NewtonWeights(state.Latent, state.Weights, settings);
-            return LineSearch(state, next, p);
+            var (next, _) = NewtonWeights(state.Latent, state.Weights, settings);
+            return LineSearch(state, next);
         }
 
         /// <summary>
@@ -233,21 +233,12 @@ internal static class IndependentLaplace
             return a;
         }
 
-        /// <summary>A backtracking line search on Ψ from the state towards the Newton target; null when no step decreases Ψ.</summary>
-        private State? LineSearch(State state, Tensor next, Tensor p)
+        /// <summary>A line search on Ψ from the state towards the Newton target (<see cref="SoftmaxLineSearch"/>); null when no step decreases Ψ.</summary>
+        private State? LineSearch(State state, Tensor next)
         {
             Tensor direction = next - state.Weights;
-            Tensor r = (state.Weights - y).Plus(p);
-            double slope = s2 * (direction * Kernel(r)).sum().item<double>();
-            if (!(slope < 0)) return null;
-            double noise = 1e-14 * Math.Max(Math.Abs(state.Objective), 1);
-            if (-slope < noise) return Evaluate(state.Weights.Plus(direction));
-            for (double t = 1; t > 1e-10; t *= 0.5)
-            {
-                var candidate = Evaluate(state.Weights.Plus(direction.Times(t)));
-                if (candidate.Objective <= state.Objective + 1e-4 * t * slope) return candidate;
-            }
-            return null;
+            return SoftmaxLineSearch.Step(state.Latent, y, state.Latent - m, direction, Kernel(direction).Times(s2), state.Objective,
+                                          t => Evaluate(state.Weights.Plus(direction.Times(t))), candidate => candidate.Objective);
         }
     }
 }

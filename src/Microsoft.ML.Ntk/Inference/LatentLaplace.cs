@@ -130,24 +130,14 @@ internal static class LatentLaplace
         return Math.Sqrt(Math.Max(r.dot(kernel.matmul(r)).item<double>(), 0));
     }
 
-    /// <summary>One Newton step with a backtracking line search; null when no step decreases Ψ beyond rounding.</summary>
+    /// <summary>One Newton step with a line search on Ψ (<see cref="SoftmaxLineSearch"/>); null when no step decreases Ψ beyond rounding.</summary>
     private static State? Step(Tensor kernel, Tensor m, Tensor y, long n, long c, double priorVariance, State state)
     {
-        Tensor p = state.Probabilities.reshape(-1);
         Tensor direction = NewtonWeights(kernel, m, y, priorVariance, state.Latent, state.Probabilities) - state.Weights;
-        // dΨ/da = s² K0 (a − y + p): the slope along the direction.
-        double slope = priorVariance * direction.dot(kernel.matmul((state.Weights - y).Plus(p))).item<double>();
-        if (!(slope < 0)) return null;
-        // Below this the objective cannot tell a better point from a worse one: take Newton's full step, which is reliable
-        // this close to the mode (the loop watches the gradient instead).
-        double noise = 1e-14 * Math.Max(Math.Abs(state.Objective), 1);
-        if (-slope < noise) return Evaluate(kernel, m, y, n, c, priorVariance, state.Weights.Plus(direction));
-        for (double t = 1; t > 1e-10; t *= 0.5)
-        {
-            var candidate = Evaluate(kernel, m, y, n, c, priorVariance, state.Weights.Plus(direction.Times(t)));
-            if (candidate.Objective <= state.Objective + 1e-4 * t * slope) return candidate;
-        }
-        return null;
+        Tensor directionShift = kernel.matmul(direction).Times(priorVariance);
+        return SoftmaxLineSearch.Step(state.Latent.reshape(n, c), y.reshape(n, c), (state.Latent - m).reshape(n, c), direction.reshape(n, c),
+                                      directionShift.reshape(n, c), state.Objective,
+                                      t => Evaluate(kernel, m, y, n, c, priorVariance, state.Weights.Plus(direction.Times(t))), candidate => candidate.Objective);
     }
 
     /// <summary>Newton's target a ← b − S B⁻¹ S K b at the latent values f [N·C] with probabilities p [N, C]; it needs only f.</summary>
