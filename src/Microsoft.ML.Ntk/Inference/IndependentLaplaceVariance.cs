@@ -42,12 +42,8 @@ internal sealed class IndependentLaplaceVariance : IPosteriorVariance
         RootD = rootD;
         Coupling = coupling;
         this.priorVariance = priorVariance;
-        if (trainingRows is not null && KeepsTrainingRows && Matches(trainingRows))
-        {
-            trainingRows.DetachFromDisposeScope();
-            this.trainingRows = new Lazy<Tensor?>(trainingRows);
-        }
-        else this.trainingRows = new Lazy<Tensor?>(ArrangeTrainingRows, LazyThreadSafetyMode.ExecutionAndPublication);
+        if (trainingRows is not null && KeepsTrainingRows && Matches(trainingRows)) adopted = trainingRows.DetachFromDisposeScope();
+        this.trainingRows = new Lazy<Tensor?>(ArrangeTrainingRows, LazyThreadSafetyMode.ExecutionAndPublication);
         kernelParts = new Lazy<LayerKernel.Parts?>(
             () => KeepsTrainingRows ? null : network.KeepKernelParts(Training, blocksOnly: true, InferenceSettings.PredictionMemoryBudget),
             LazyThreadSafetyMode.ExecutionAndPublication);
@@ -88,7 +84,7 @@ internal sealed class IndependentLaplaceVariance : IPosteriorVariance
 
     public long Bytes => (Lower.numel() + RootD.numel() + Coupling.numel()) * sizeof(double) +
                          Training.HeadInputs.numel() * Training.HeadInputs.ElementSize +
-                         (trainingRows.IsValueCreated && trainingRows.Value is { } rows ? rows.numel() * sizeof(double) : 0) +
+                         (Held is { } rows ? rows.numel() * sizeof(double) : 0) +
                          (kernelParts.IsValueCreated && kernelParts.Value is { } parts ? parts.Bytes : 0);
 
     public const byte Kind = 3;
@@ -132,15 +128,22 @@ internal sealed class IndependentLaplaceVariance : IPosteriorVariance
     }
 
     /// <summary>
-    /// The training Jacobian by output, kept for the posterior's lifetime (<see cref="PredictionState"/>), or null: the one a
-    /// fitted posterior handed over (<see cref="AdoptPrepared"/>), else formed here.
+    /// The training Jacobian by output, kept for the posterior's lifetime (<see cref="PredictionState"/>), or null: the one
+    /// formed elsewhere (by the fit, or handed over by the fit's posterior, <see cref="AdoptPrepared"/>), else formed here.
     /// </summary>
     private Tensor? ArrangeTrainingRows() => adopted ?? PredictionState.Keep(KeepsTrainingRows, () => network.JacobianByOutput(Training));
 
     /// <summary>The training Jacobian by output predictions use (formed or taken over at the first call), or null.</summary>
     internal Tensor? TrainingRowsByOutput => trainingRows.Value;
 
+    /// <summary>Whether the training Jacobian by output predictions use has been formed or taken over (without forming it).</summary>
+    internal bool HasFormedTrainingRows => trainingRows.IsValueCreated;
+
+    /// <summary>The training Jacobian by output formed elsewhere (the fit's, or the one taken over from it), which predictions then use.</summary>
     private Tensor? adopted;
+
+    /// <summary>The training Jacobian by output this posterior holds, in use or not, without forming it.</summary>
+    private Tensor? Held => trainingRows.IsValueCreated ? trainingRows.Value : adopted;
 
     /// <summary>
     /// Takes over the training Jacobian by output that <paramref name="fitted"/> (the posterior of the fit this one was
@@ -150,8 +153,7 @@ internal sealed class IndependentLaplaceVariance : IPosteriorVariance
     /// </summary>
     public void AdoptPrepared(IPosteriorVariance fitted)
     {
-        if (fitted is IndependentLaplaceVariance { trainingRows.IsValueCreated: true } other && other.trainingRows.Value is { } rows &&
-            !trainingRows.IsValueCreated && KeepsTrainingRows && Matches(rows))
+        if (fitted is IndependentLaplaceVariance { Held: { } rows } && !trainingRows.IsValueCreated && KeepsTrainingRows && Matches(rows))
             adopted = rows;
     }
 
