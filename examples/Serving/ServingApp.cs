@@ -44,6 +44,7 @@ public static class ServingApp
         var info = NtkModel.Describe(model);
         if (info.Task != NtkTask.Regression)
             throw new InvalidOperationException($"{modelPath} is a {info.Task} model; this service answers with a mean and an interval, for regression.");
+        NtkModel.Prepare(model);                 // the decoded posterior and its prediction state, before the first request
         builder.Services.AddSingleton(info);
         builder.Services.AddSingleton<ObjectPool<PredictionEngine<ModelInput, ModelOutput>>>(
             new DefaultObjectPoolProvider { MaximumRetained = Environment.ProcessorCount * 2 }.Create(new EnginePolicy(ml, model)));

@@ -42,6 +42,21 @@ internal sealed class NtkPredictor
     /// </summary>
     public void AdoptPrepared(IPosteriorVariance fitted) => Variance.AdoptPrepared(fitted);
 
+    /// <summary>
+    /// Predicts one all-zero row and discards it: whatever state every prediction needs and the first one forms (the
+    /// posterior's kept training Jacobian, projections or layer parts) is formed by this call, through the same path.
+    /// </summary>
+    public void Prepare()
+    {
+        var zero = new float[layout.Length];
+        switch (task)
+        {
+            case NtkTask.Regression: PredictRegression(zero); break;
+            case NtkTask.Binary: PredictBinary(zero); break;
+            default: PredictMulticlass(new[] { zero }); break;
+        }
+    }
+
     /// <summary>The posterior's latent variance.</summary>
     internal IPosteriorVariance Variance => regression?.Variance ?? classification!.Variance;
 

@@ -128,8 +128,7 @@ public class PersistenceTests
         ImageScores[] Score(ITransformer m) => ml.Data.CreateEnumerable<ImageScores>(m.Transform(test), reuseRowObject: false).ToArray();
         var fitted = Score(model);
         var loaded = Score(ml.Model.Load(path, out _));
-        var predictor = PredictorCache.Get(model.LastTransformer.State.AsMemory());
-        var variance = (IndependentLaplaceVariance)(predictor.Variance is ScaledVariance scaled ? scaled.Inner : predictor.Variance);
+        var variance = IndependentVariance(PredictorCache.Get(model.LastTransformer.State.AsMemory()));
         Assert.NotNull(variance.TrainingRowsByOutput);
         for (int i = 0; i < fitted.Length; i++)
         {
@@ -137,6 +136,45 @@ public class PersistenceTests
             Assert.Equal(loaded[i].Variance.Select(BitConverter.SingleToInt32Bits), fitted[i].Variance.Select(BitConverter.SingleToInt32Bits));
         }
     }
+
+    /// <summary>
+    /// NtkModel.Prepare on a loaded CNN model with independent outputs forms its training Jacobian by output before any
+    /// prediction, in the predictor its PredictionEngines then use, and they predict bit for bit what an unprepared load does.
+    /// </summary>
+    [Fact]
+    public void APreparedLoadedModelHoldsItsPredictionStateBeforeTheFirstPredictionAndPredictsTheSame()
+    {
+        using var folder = new TemporaryFolder();
+        var ml = new MLContext(seed: 1);
+        var (_, path, rows) = FitSavedCnn(ml, folder, seed: 9, independentOutputs: true);
+        var inputs = rows(6);
+        var prepared = ml.Model.Load(path, out _);
+        NtkModel.Prepare(prepared);
+        var variance = IndependentVariance(PredictorCache.Get(NtkModel.FindStateMemory(prepared)!.Value));
+        Assert.True(variance.HasFormedTrainingRows, "Prepare did not form the training Jacobian by output");
+
+        var preparedEngine = ml.Model.CreatePredictionEngine<ImageRow, ImageScores>(prepared);
+        var plainEngine = ml.Model.CreatePredictionEngine<ImageRow, ImageScores>(ml.Model.Load(path, out _));
+        foreach (var row in inputs)
+        {
+            var (a, b) = (preparedEngine.Predict(row), plainEngine.Predict(row));
+            Assert.Equal(b.Score.Concat(b.Variance).Select(BitConverter.SingleToInt32Bits), a.Score.Concat(a.Variance).Select(BitConverter.SingleToInt32Bits));
+        }
+        Assert.Same(variance, IndependentVariance(PredictorCache.Get(NtkModel.FindStateMemory(prepared)!.Value)));
+    }
+
+    [Fact]
+    public void PreparingAModelWithoutAnNtkPartIsRefused()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(new[] { new ImageRow { Features = new float[3], Class = "a" } });
+        var model = ml.Transforms.Conversion.MapValueToKey("Label", nameof(ImageRow.Class)).Fit(data);
+        var error = Assert.Throws<ArgumentException>(() => NtkModel.Prepare(model));
+        Assert.Contains("no Ntk", error.Message);
+    }
+
+    private static IndependentLaplaceVariance IndependentVariance(NtkPredictor predictor) =>
+        (IndependentLaplaceVariance)(predictor.Variance is ScaledVariance scaled ? scaled.Inner : predictor.Variance);
 
     /// <summary>
     /// A SmallCnn (3×8×8 inputs, 3 classes) with seeded random weights, fitted by the multiclass trainer (s² = 0.1) on 24 random
